@@ -14,7 +14,8 @@ export type WireLayer =
   | "esp"
   | "udp-encap"
   | "ikev2"
-  | "pcap";
+  | "pcap"
+  | "link-probe";
 
 export type WireErrorKind =
   | "truncated" // the buffer ends before the header or a length says it should
