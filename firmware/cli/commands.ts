@@ -2,4 +2,6 @@
 
 import type { Command } from "./command.ts";
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [
+  { name: "lab", summary: "network-namespace lab: up, smoke, perf, down, sweep", load: () => import("./lab.ts") },
+];
