@@ -131,7 +131,7 @@ class Emulator {
     while (this.#running) {
       const next = this.#queue.peekAt();
       const now = performance.now();
-      const timeout = next === undefined ? IDLE_POLL_MS : Math.max(0, Math.ceil(next - now));
+      const timeout = next === undefined ? IDLE_POLL_MS : Math.max(0, next - now);
       const polled = this.#poll.poll(timeout);
       if (!polled.ok && polled.error.code !== "EINTR") throw new Error(formatSysError(polled.error));
       if (polled.ok && polled.value > 0) {

@@ -86,7 +86,7 @@ function openLibc() {
     // ioctl and fcntl are variadic; integer and pointer arguments pass in the same registers on x86_64 and aarch64 Linux.
     ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
     fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i64], returns: FFIType.i32 },
-    poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+    ppoll: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
   } as const;
   let lastError: unknown;
@@ -168,6 +168,8 @@ export class PollSet {
   readonly #ints: Int32Array;
   readonly #shorts: Int16Array;
   readonly #bytes: Uint8Array;
+  /** struct timespec { time_t tv_sec; long tv_nsec; } for ppoll. */
+  readonly #timeout = new BigInt64Array(2);
   #count = 0;
 
   constructor(capacity: number) {
@@ -196,9 +198,19 @@ export class PollSet {
     return this.#shorts[4 * index + 3] ?? 0;
   }
 
-  /** Blocks up to `timeoutMs` (-1: forever); resolves to the number of entries with events. */
+  /**
+   * Blocks up to `timeoutMs` (fractions count, to the nanosecond; negative: forever); resolves to the
+   * number of entries with events. Uses ppoll(2) so sub-millisecond timeouts are not rounded up.
+   */
   poll(timeoutMs: number): SysResult<number> {
-    const r = libc.poll(this.#bytes, this.#count, Math.trunc(timeoutMs));
-    return r < 0 ? err(failure("poll")) : ok(r);
+    let timeout: BigInt64Array | null = null;
+    if (timeoutMs >= 0) {
+      const ns = Math.round(timeoutMs * 1e6);
+      this.#timeout[0] = BigInt(Math.floor(ns / 1e9));
+      this.#timeout[1] = BigInt(ns % 1e9);
+      timeout = this.#timeout;
+    }
+    const r = libc.ppoll(this.#bytes, this.#count, timeout, null);
+    return r < 0 ? err(failure("ppoll")) : ok(r);
   }
 }
