@@ -35,6 +35,11 @@ export interface MobilityTransmit {
   /** The binding/uplink the router chose to send from (absent at home and on the home agent). */
   readonly bindingId?: BindingId;
   readonly linkId?: LinkId;
+  /**
+   * Set when the BU leaves over an IPv4-only uplink (RFC 5555 §4.1): the runtime wraps the IPv6
+   * packet (source = home address, no Home Address option) in IPv4/UDP to port 4191.
+   */
+  readonly ipv4Encapsulation?: { readonly source: string; readonly destination?: string };
 }
 
 /** The pseudo-header addresses of a transmit (RFC 6275 §6.1.1 with RFC 8200 §8.1). */
