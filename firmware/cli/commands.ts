@@ -4,4 +4,6 @@ import type { Command } from "./command.ts";
 
 export const commands: readonly Command[] = [
   { name: "lab", summary: "network-namespace lab: up, smoke, perf, down, sweep", load: () => import("./lab.ts") },
+  { name: "image", summary: "OTA images: keygen, build (signed), inspect (verify)", load: () => import("./image.ts") },
+  { name: "flash", summary: "write a signed image to a device or file (technician tool)", load: () => import("./flash.ts") },
 ];

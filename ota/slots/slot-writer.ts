@@ -9,6 +9,8 @@ import type { Refusal } from "../verify/refusal.ts";
 export interface SlotWriterOptions {
   /** Bytes the slot can hold; a write beyond it fails with `no-space` as ENOSPC would. */
   readonly capacityBytes: number;
+  /** Truncate an existing regular file first (a slot file holds one image); false writes in place (an SD card image file). */
+  readonly truncate?: boolean;
 }
 
 /**
@@ -30,7 +32,8 @@ export class SlotWriter {
   static async open(path: string, options: SlotWriterOptions): Promise<Result<SlotWriter, Refusal>> {
     try {
       const info = await stat(path).catch(() => undefined);
-      const handle = await open(path, info?.isBlockDevice() ? "r+" : "w", 0o644);
+      const inPlace = info?.isBlockDevice() || (info !== undefined && options.truncate === false);
+      const handle = await open(path, inPlace ? "r+" : "w", 0o644);
       return ok(new SlotWriter(path, handle, options.capacityBytes));
     } catch (error) {
       return err(ioRefusal(path, error, 0));

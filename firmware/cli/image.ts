@@ -1,0 +1,3 @@
+// `monami image`: fleet keys, signed image builds and inspection (implemented in ota/cli/).
+
+export { run } from "../../ota/cli/image-command.ts";
