@@ -97,6 +97,10 @@ interface Entry {
   lastStatus?: number;
   failed: boolean;
   needsSend: boolean;
+  /** A registration BU carried this BID: the HA may hold it even without a BA (lost BA). */
+  mayBeKnown: boolean;
+  /** De-register this BID in a BU of its own (a bulk de-registration came back 133). */
+  deregisterAlone: boolean;
 }
 
 type Kind = "register" | "deregister" | "deregister-all";
@@ -183,21 +187,21 @@ export class BindingUpdateList {
   removeCareOfAddress(now: Instant, id: BindingId): void {
     const e = this.#entries.get(id);
     if (!e) return;
-    if (e.confirmedCareOf === undefined && !this.#inFlight(id)) {
+    if (!e.mayBeKnown) {
       this.#entries.delete(id);
       return;
     }
     e.wanted = "deregistered";
     e.failed = false;
     e.needsSend = true;
-    this.#drive(now);
+    void now;
   }
 
   /** De-registers every binding with one lifetime-0 BU without BID options (RFC 5648 §5.4). */
   deregisterAll(now: Instant): void {
     for (const e of this.#entries.values()) e.wanted = "deregistered";
     this.#flushAll = true;
-    this.#drive(now);
+    void now;
   }
 
   /**
@@ -286,9 +290,9 @@ export class BindingUpdateList {
         this.#events.push({ type: "binding-expired", bindingId: e.bindingId });
         if (e.wanted === "registered") e.needsSend = true;
         else this.#entries.delete(e.bindingId);
-      } else if (e.refreshAt !== undefined && now >= e.refreshAt && e.wanted === "registered") {
-        e.needsSend = true;
+      } else if (e.refreshAt !== undefined && now >= e.refreshAt) {
         delete e.refreshAt;
+        if (e.wanted === "registered" && !e.failed) e.needsSend = true;
       }
     }
     this.#drive(now);
@@ -312,6 +316,11 @@ export class BindingUpdateList {
   /** The BIDs the home agent currently holds for us, as far as the router knows. */
   registeredBindingIds(): BindingId[] {
     return [...this.#entries.values()].filter((e) => e.confirmedCareOf !== undefined).map((e) => e.bindingId).sort((a, b) => a - b);
+  }
+
+  /** Whether a BU is in flight or waiting to be sent (false: the router is quiescent). */
+  get updatePending(): boolean {
+    return this.#outstanding !== undefined || this.#plan() !== undefined;
   }
 
   get sequenceNumber(): SequenceNumber {
@@ -343,14 +352,10 @@ export class BindingUpdateList {
       existing.failed = false;
       existing.needsSend = true;
     } else {
-      this.#entries.set(id, { bindingId: id, linkId: link, careOfAddress: coa, homeBinding, wanted: "registered", failed: false, needsSend: true });
+      this.#entries.set(id, { bindingId: id, linkId: link, careOfAddress: coa, homeBinding, wanted: "registered", failed: false, needsSend: true, mayBeKnown: false, deregisterAlone: false });
     }
     if (!homeBinding) this.#atHome = false;
-    this.#drive(now);
-  }
-
-  #inFlight(id: BindingId): boolean {
-    return this.#outstanding?.bindingIds.includes(id) ?? false;
+    void now;
   }
 
   /** What the next BU should carry, from the wanted state alone (RFC 5648 §5.2 to §5.4). */
@@ -366,6 +371,8 @@ export class BindingUpdateList {
       return undefined;
     }
     const deregister = all.filter((e) => e.wanted === "deregistered" && e.needsSend);
+    const alone = deregister.find((e) => e.deregisterAlone);
+    if (alone) return { kind: "deregister", entries: [alone] };
     if (deregister.length > 0) return { kind: "deregister", entries: this.#bulk ? deregister : deregister.slice(0, 1) };
     const register = all.filter((e) => e.wanted === "registered" && e.needsSend && !e.failed);
     if (register.length > 0) return { kind: "register", entries: this.#bulk ? register : register.slice(0, 1) };
@@ -378,7 +385,10 @@ export class BindingUpdateList {
   }
 
   #drive(now: Instant): void {
-    if (this.#outstanding) return;
+    if (this.#outstanding) {
+      this.#nextSendAt = undefined;
+      return;
+    }
     const plan = this.#plan();
     if (!plan) {
       this.#nextSendAt = undefined;
@@ -463,6 +473,7 @@ export class BindingUpdateList {
       fromHome: this.#atHome && plan.kind === "deregister-all",
       sentCareOf: new Map(plan.entries.map((e) => [e.bindingId, e.careOfAddress])),
     };
+    if (registering) for (const e of plan.entries) e.mayBeKnown = true;
     this.#recentSends.push(now);
     this.#transmits.push(transmit);
     this.#counters.increment(`mobility.mr.bu.sent.${plan.kind}`);
@@ -577,6 +588,14 @@ export class BindingUpdateList {
     const grantedMs = ba.lifetimeUnits * LIFETIME_UNIT_MS;
     const ratio = this.#config.refreshRatio ?? DEFAULT_REFRESH_RATIO;
     const refreshMs = Math.min(grantedMs * ratio, refreshAdvice ? refreshAdvice.refreshIntervalUnits * LIFETIME_UNIT_MS : Infinity);
+    if (o.kind === "deregister" && ba.status === BaStatus.notHomeAgentForThisMobileNode && o.bindingIds.length > 1) {
+      // RFC 5648 §6.2: one unknown BID rejects the whole de-registration; retry each BID alone.
+      for (const id of o.bindingIds) {
+        const e = this.#entries.get(id);
+        if (e) e.deregisterAlone = true;
+      }
+      return;
+    }
     const ids = o.mcoa ? o.bindingIds : o.bindingIds.slice(0, 1);
     for (const id of ids) {
       const e = this.#entries.get(id);

@@ -78,7 +78,7 @@ export class MobilityLab {
   readonly sent: { to: "ha" | "mr"; at: Instant; transmit: MobilityTransmit; lost: boolean }[] = [];
   readonly #inFlight: InFlight[] = [];
   readonly #random: () => number;
-  readonly #options: ChannelOptions;
+  #options: ChannelOptions;
   #order = 0;
   /** Set to drop everything travelling one way (e.g. a dead home agent). */
   blackhole: { toHa: boolean; toMr: boolean } = { toHa: false, toMr: false };
@@ -160,14 +160,19 @@ export class MobilityLab {
     }
   }
 
-  /** Runs until nothing is in flight and no BU is awaiting its BA, or fails after `limitMs`. */
+  /** Runs until nothing is in flight and the router has no BU to send or awaiting its BA; fails after `limitMs`. */
   settle(limitMs = 600_000): void {
     const end = this.now + limitMs;
     while (this.now < end) {
       this.runUntil(this.now + 100);
-      if (this.#inFlight.length === 0 && this.router.bindings().every((b) => b.state === "registered" || b.state === "failed")) return;
+      if (this.#inFlight.length === 0 && !this.router.updatePending) return;
     }
     throw new Error("did not settle");
+  }
+
+  /** Changes loss/delay from now on (the PRNG stream continues). */
+  setChannel(options: Partial<ChannelOptions>): void {
+    this.#options = { ...this.#options, ...options };
   }
 
   inFlightCount(): number {
