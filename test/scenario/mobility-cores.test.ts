@@ -207,7 +207,7 @@ describe("lossy, reordering channel (seeded)", () => {
       expect(lost).toBeGreaterThan(0);
       const { mr, ha } = agree(lab);
       expect(ha).toEqual(mr);
-      const wanted = lab.router.bindings().filter((b) => b.state !== "failed").map((b) => [b.bindingId, b.careOfAddress.address]);
+      const wanted = lab.router.bindings().filter((b) => b.state !== "failed").map((b): [number, string] => [b.bindingId, b.careOfAddress.address]);
       expect(mr).toEqual(wanted);
     });
   }
