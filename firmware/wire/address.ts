@@ -68,7 +68,10 @@ export function parseIpv6(text: string): Uint8Array | undefined {
   return out;
 }
 
-/** Formats 16 bytes as RFC 5952 canonical text (lower case, longest zero run of ≥2 groups as `::`). */
+/**
+ * Formats 16 bytes as RFC 5952 canonical text: lower case, the longest (then first) run of at least
+ * two zero groups as `::`, and IPv4-mapped addresses as `::ffff:a.b.c.d` (§5).
+ */
 export function formatIpv6(bytes: Uint8Array): Ipv6Text {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push((bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
@@ -88,6 +91,8 @@ export function formatIpv6(bytes: Uint8Array): Ipv6Text {
     i = j;
   }
   const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
+  // RFC 5952 §5: an IPv4-mapped address (::ffff:0:0/96) is written with its IPv4 tail in dotted decimal.
+  if (bestStart === 0 && bestLen === 5 && words[5] === 0xffff) return `::ffff:${formatIpv4(bytes.subarray(12, 16))}`;
   if (bestLen < 2) return hex(words);
   return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLen))}`;
 }
@@ -125,7 +130,7 @@ export function maskBytes(bytes: Uint8Array, length: number): Uint8Array {
 
 /** Whether the first `length` bits of `a` and `b` are equal. */
 export function prefixMatches(a: Uint8Array, b: Uint8Array, length: number): boolean {
-  if (a.length !== b.length || length > a.length * 8) return false;
+  if (a.length !== b.length || !Number.isInteger(length) || length < 0 || length > a.length * 8) return false;
   const full = length >>> 3;
   for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
   const bits = length & 7;

@@ -27,7 +27,7 @@ export class ByteReader {
   }
 
   #need(n: number): Result<number, WireError> {
-    if (n < 0 || this.#at + n > this.#buf.length) {
+    if (!Number.isInteger(n) || n < 0 || this.#at + n > this.#buf.length) {
       return wireError(this.#layer, "truncated", this.#at, `need ${n} byte(s), have ${this.remaining}`);
     }
     const at = this.#at;
@@ -85,7 +85,7 @@ export class ByteWriter {
   }
 
   #room(n: number): number {
-    if (this.#at + n > this.#buf.length) {
+    if (!Number.isInteger(n) || n < 0 || this.#at + n > this.#buf.length) {
       throw new RangeError(`ByteWriter: ${n} byte(s) at ${this.#at} overflow a ${this.#buf.length}-byte buffer`);
     }
     const at = this.#at;

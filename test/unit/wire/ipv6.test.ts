@@ -19,26 +19,12 @@ import {
   parseIpv6Packet,
   type Ipv6PacketRepr,
 } from "../../../firmware/wire/ipv6.ts";
+import { IPV6_CHAIN_ECHO } from "../../vectors/wire/known-packets.ts";
 import { ipv6PacketRepr } from "./arbitraries.ts";
 
 const hex = (s: string): Uint8Array => fromHex(s)!;
 
-// An ICMPv6 echo request from CoA 2001:db8:1::a to 2001:db8:1::b with every header monami walks,
-// laid out by hand from RFC 8200 §4, RFC 6275 §6.3–6.4 and RFC 4443 §4.1. tshark 4.0.17 decodes it
-// without warnings and reports checksum e011 (over the HoA and the Type 2 address) as good, and
-// e013 (over the header's addresses) as bad.
-const CHAIN = hex(
-  [
-    "60000000 004d 00 3d", // fixed header: payload length 77, next header 0 (HBH), hop limit 61
-    "20010db80001000000000000 0000000a", // source 2001:db8:1::a
-    "20010db80001000000000000 0000000b", // destination 2001:db8:1::b
-    "2b 00 05 02 0000 01 00", // HBH: next 43, len 0; Router Alert (type 5, value 0); PadN(0)
-    "3c 02 02 01 00000000 20010db8000c0000000000000000 0002", // RH type 2: next 60, len 2, segments left 1, 2001:db8:c::2
-    "2c 02 01 02 0000 c9 10 20010db8000a0000000000000000 0001", // DestOpt: next 44; PadN(2); HAO 2001:db8:a::1 at offset 6
-    "3a 00 0000 00001234", // Fragment: next 58, offset 0, M 0, identification 0x1234
-    "80 00 e011 0042 0007 68656c6c6f", // ICMPv6 echo request id 0x42 seq 7 "hello"
-  ].join(""),
-);
+const CHAIN = IPV6_CHAIN_ECHO;
 
 const CHAIN_REPR: Ipv6PacketRepr = {
   source: "2001:db8:1::a",
@@ -111,7 +97,7 @@ describe("Ipv6View (fixed header)", () => {
     if (!r.ok) throw new Error("parse");
     const repr = parseIpv6Header(r.value);
     expect(repr).toEqual({ source: "fe80::1", destination: "ff02::2", nextHeader: 17, payloadLength: 8, hopLimit: 64, trafficClass: 0xab, flowLabel: 0xcdef1 });
-    const out = new Uint8Array(40);
+    const out: Uint8Array = new Uint8Array(40);
     expect(emitIpv6Header(repr, out, 0)).toBe(40);
     expect(out).toEqual(header.subarray(0, 40));
   });
@@ -136,7 +122,7 @@ describe("Ipv6View (fixed header)", () => {
 
   test("emit rejects out-of-range fields and bad addresses", () => {
     const base = { source: "::1", destination: "::2", nextHeader: 59, payloadLength: 0, hopLimit: 64, trafficClass: 0, flowLabel: 0 };
-    const out = new Uint8Array(40);
+    const out: Uint8Array = new Uint8Array(40);
     expect(() => emitIpv6Header({ ...base, flowLabel: 0x100000 }, out, 0)).toThrow(RangeError);
     expect(() => emitIpv6Header({ ...base, hopLimit: 256 }, out, 0)).toThrow(RangeError);
     expect(() => emitIpv6Header({ ...base, source: "not-an-address" }, out, 0)).toThrow(RangeError);
@@ -172,7 +158,7 @@ describe("parseIpv6Packet over a known chain (HBH, RH2, DestOpt+HAO, Fragment, I
 
   test("buffer length and emit at an offset", () => {
     expect(ipv6PacketLen(CHAIN_REPR)).toBe(CHAIN.length);
-    const buffer = new Uint8Array(CHAIN.length + 10).fill(0xee);
+    const buffer: Uint8Array = new Uint8Array(CHAIN.length + 10).fill(0xee);
     expect(emitIpv6PacketInto(CHAIN_REPR, buffer, 7)).toBe(CHAIN.length);
     expect(buffer.subarray(7, 7 + CHAIN.length)).toEqual(CHAIN);
     expect(buffer[6]).toBe(0xee);
