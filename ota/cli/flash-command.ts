@@ -65,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
   const auditPath = values["audit-log"] ?? defaultAuditPath();
   const base: AuditEntry = {
     time: new Date().toISOString(),
-    technician: values.technician ?? process.env["SUDO_USER"] ?? safeUser(),
+    technician: values.technician ?? process.env["SUDO_USER"] ?? process.env["USER"] ?? process.env["LOGNAME"] ?? safeUser(),
     host: hostname(),
     tool: "monami flash",
     image: basename(image),
