@@ -2,8 +2,8 @@
 
 export const REDACTED = "[redacted]";
 
-/** Keys whose values are secrets (or secret references): psk, password, privateKey, simPin, mnHaKey, token… */
-const SECRET_KEY = /(password|passphrase|psk|secret|privatekey|token|pin|key)$/i;
+/** Keys whose values are secrets (or secret references): psk, password, privateKey, simPin, mnHaKey, accessToken… */
+const SECRET_KEY = /(password|passphrase|psk|secret|privatekey|accesstoken|authtoken|bearertoken|pin|key)$/i;
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);

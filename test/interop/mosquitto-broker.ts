@@ -234,8 +234,13 @@ export class Inbox {
   }
 
   /** Resolves with the first message (already received or future) that matches, or rejects after `timeoutMs`. */
-  waitFor(match: (m: { topic: string; json: Record<string, unknown>; retain: boolean }) => boolean, timeoutMs = 10_000, what = "message"): Promise<Record<string, unknown>> {
-    for (const m of this.messages) {
+  waitFor(
+    match: (m: { topic: string; json: Record<string, unknown>; retain: boolean }) => boolean,
+    timeoutMs = 10_000,
+    what = "message",
+    since = 0,
+  ): Promise<Record<string, unknown>> {
+    for (const m of this.messages.slice(since)) {
       try {
         const json = JSON.parse(m.payload) as Record<string, unknown>;
         if (match({ topic: m.topic, json, retain: m.retain })) return Promise.resolve(json);
