@@ -9,15 +9,16 @@ export class DeviceChild {
   readonly exited: Promise<number>;
 
   constructor(configPath: string, appendCount = 0) {
-    this.#proc = Bun.spawn(["bun", join(import.meta.dir, "mosquitto-device-child.ts"), configPath, String(appendCount)], {
+    const proc = Bun.spawn(["bun", join(import.meta.dir, "mosquitto-device-child.ts"), configPath, String(appendCount)], {
       stdout: "pipe",
       stderr: "pipe",
       stdin: "ignore",
     });
-    this.exited = this.#proc.exited;
+    this.#proc = proc;
+    this.exited = proc.exited;
     void (async () => {
       let buffer = "";
-      for await (const chunk of this.#proc.stdout as ReadableStream<Uint8Array>) {
+      for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
         buffer += new TextDecoder().decode(chunk);
         let nl: number;
         while ((nl = buffer.indexOf("\n")) >= 0) {
@@ -32,7 +33,7 @@ export class DeviceChild {
       }
     })();
     void (async () => {
-      for await (const chunk of this.#proc.stderr as ReadableStream<Uint8Array>) this.#stderr += new TextDecoder().decode(chunk);
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) this.#stderr += new TextDecoder().decode(chunk);
     })();
   }
 
