@@ -65,7 +65,9 @@ class AddressCache {
   #buffer: Uint8Array | undefined;
   #address = 0;
 
+  /** The address of `buffer`'s first byte; 0 (NULL) for an empty buffer, which has none. */
   of(buffer: Uint8Array): number {
+    if (buffer.length === 0) return 0;
     if (buffer !== this.#buffer) {
       void buffer.buffer; // materialise the ArrayBuffer before taking the address (see above)
       this.#address = ptr(buffer);
@@ -129,7 +131,7 @@ class LibcryptoAead implements AeadContext {
     const base = this.#data.of(data);
     const region = (base + at) as Pointer;
     lib.EVP_EncryptInit_ex(ctx, null, null, null, this.#nonce.of(nonce) as Pointer);
-    lib.EVP_EncryptUpdate(ctx, null, out as Pointer, this.#aad.of(aad) as Pointer, aadLength);
+    if (aadLength > 0) lib.EVP_EncryptUpdate(ctx, null, out as Pointer, this.#aad.of(aad) as Pointer, aadLength);
     lib.EVP_EncryptUpdate(ctx, region, out as Pointer, region, length);
     lib.EVP_EncryptFinal_ex(ctx, (base + at + length) as Pointer, out as Pointer);
     lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG_LENGTH, (base + at + length) as Pointer);
@@ -143,7 +145,7 @@ class LibcryptoAead implements AeadContext {
     const region = (base + at) as Pointer;
     lib.EVP_DecryptInit_ex(ctx, null, null, null, this.#nonce.of(nonce) as Pointer);
     lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LENGTH, (base + at + length) as Pointer);
-    lib.EVP_DecryptUpdate(ctx, null, out as Pointer, this.#aad.of(aad) as Pointer, aadLength);
+    if (aadLength > 0) lib.EVP_DecryptUpdate(ctx, null, out as Pointer, this.#aad.of(aad) as Pointer, aadLength);
     lib.EVP_DecryptUpdate(ctx, region, out as Pointer, region, length);
     // Final compares the tag with CRYPTO_memcmp (constant time); 1 = authentic.
     return lib.EVP_DecryptFinal_ex(ctx, (base + at + length) as Pointer, out as Pointer) === 1;
