@@ -8,4 +8,5 @@ export const commands: readonly Command[] = [
   { name: "flash", summary: "write a signed image to a device or file (technician tool)", load: () => import("./flash.ts") },
   { name: "config", summary: "device configuration: validate FILE, schema (JSON Schema), example", load: () => import("./config.ts") },
   { name: "status", summary: "local status from the running device (links, bindings, SAs, MQTT)", load: () => import("./status.ts") },
+  { name: "mip6", summary: "Mobility Header tools: decode HEX (JSON), selftest-pcap FILE (tshark oracle)", load: () => import("./mip6.ts") },
 ];
