@@ -50,6 +50,8 @@ export interface LabOptions {
 }
 
 export const DEFAULT_PREFIX = "mnm";
+/** How long a capture keeps running after its stop is requested, so the kernel's last packet block is read. */
+const CAPTURE_DRAIN_MS = 600;
 
 /** A long-running process started in a lab namespace; the lab stops it at teardown if the caller did not. */
 export interface LabProcess {
@@ -70,7 +72,10 @@ interface LinkState {
 const liveLabs = new Set<Lab>();
 let handlersInstalled = false;
 
-/** Teardown on every way out: normal exit, Ctrl-C, SIGTERM, SIGHUP, and uncaught errors. */
+/**
+ * Teardown on every way out: normal exit and uncaught errors (both end in `exit`), Ctrl-C, SIGTERM, SIGHUP.
+ * No uncaughtException handler: the host (a test runner, the CLI) keeps its own error semantics.
+ */
 function installTeardownHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
@@ -89,11 +94,6 @@ function installTeardownHandlers(): void {
       process.exit(code);
     });
   }
-  process.on("uncaughtException", (error) => {
-    console.error(error);
-    destroyAll();
-    process.exit(1);
-  });
 }
 
 /** Whether the lab can run here; otherwise the reason (for a clear skip message). */
@@ -371,6 +371,8 @@ export class Lab {
       throw error;
     }
     return async () => {
+      // libpcap hands packets to dumpcap in blocks retired every ~250 ms; stopping earlier loses the last ones.
+      await Bun.sleep(CAPTURE_DRAIN_MS);
       await proc.stop("SIGINT", 5000);
     };
   }

@@ -2,6 +2,8 @@
 //
 // Everything goes through iproute2 (`ip netns`, `ip -n <ns> -batch -`), so the lab needs no netlink code.
 
+import { readFileSync } from "node:fs";
+
 export interface CommandResult {
   readonly exitCode: number;
   readonly stdout: string;
@@ -80,12 +82,18 @@ export function namespacePids(ns: string): number[] {
     .map(Number);
 }
 
+/** Whether `pid` is a running process (a zombie waiting to be reaped counts as gone). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as { code?: string }).code === "EPERM";
+    if ((error as { code?: string }).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
   }
 }
 

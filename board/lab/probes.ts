@@ -142,3 +142,16 @@ async function waitForOutput(stream: ReadableStream<Uint8Array>, text: string, t
     reader.releaseLock();
   }
 }
+
+/** One tshark field (e.g. `ip.src`) of every packet in a pcap file, in order (runs in the caller's namespace). */
+export async function pcapField(file: string, field: string, displayFilter?: string): Promise<string[]> {
+  const argv = ["tshark", "-n", "-r", file, "-T", "fields", "-e", field, ...(displayFilter ? ["-Y", displayFilter] : [])];
+  const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
+  const [out, errText, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`tshark -r ${file}: ${errText.trim()}`);
+  return out.split("\n").filter((line) => line !== "");
+}

@@ -1,7 +1,8 @@
 // The lab's self-check: RTT per access network against its profile, rate shaping, loss, and the NAT44 path.
 
 import type { Lab } from "./lab.ts";
-import { iperf3, median, ping } from "./probes.ts";
+import { join } from "node:path";
+import { iperf3, median, pcapField, ping } from "./probes.ts";
 import { LINK_PROFILES, type PathProfile } from "./profiles.ts";
 import { type AccessLinkName, ACCESS_LINKS, ipv4Of, ipv6Of } from "./topology.ts";
 
@@ -67,12 +68,16 @@ export async function runSmoke(lab: Lab, say: (line: string) => void): Promise<S
     );
   }
   await lab.useUplink("lte");
+  const pcap = join(lab.workDir, "nat44.pcap");
+  const stop = await lab.capture("ha", t.coreHomeAgent.name, pcap, "icmp");
   const v4 = await ping(lab, "mr", ipv4Of(t.coreHomeAgent), { count: 3 });
+  await stop();
+  const sources = [...new Set(await pcapField(pcap, "ip.src", "icmp.type == 8"))];
   check(
     "lte: IPv4 via NAT44",
-    v4.received === 3,
+    v4.received === 3 && sources.length === 1 && sources[0] === t.natAddress4,
     `mr ${ipv4Of(t.access.lte.router)} → ha ${ipv4Of(t.coreHomeAgent)}: ${v4.received}/3 replies, ` +
-      `RTT median ${median(v4.rttsMs).toFixed(1)} ms (masqueraded to ${t.natAddress4})`,
+      `RTT median ${median(v4.rttsMs).toFixed(1)} ms; source seen at ha: ${sources.join(", ") || "none"}`,
   );
   return checks;
 }
