@@ -82,8 +82,11 @@ export function decodeDesiredEnvelope(payload: Uint8Array, limits: DesiredLimits
   } catch (e) {
     return refusal("malformed-json", e instanceof Error ? e.message : "not JSON");
   }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return refusal("wrong-type", "the document must be a JSON object");
+  }
   const envelope = v.safeParse(EnvelopeSchema, json, { abortEarly: false });
-  const loose = typeof json === "object" && json !== null ? (json as Record<string, unknown>) : {};
+  const loose = json as Record<string, unknown>;
   const version = typeof loose.version === "number" && Number.isSafeInteger(loose.version) ? loose.version : undefined;
   const clientToken = typeof loose.clientToken === "string" && loose.clientToken.length <= 64 ? loose.clientToken : undefined;
   const known = { ...(version !== undefined ? { version } : {}), ...(clientToken !== undefined ? { clientToken } : {}) };
