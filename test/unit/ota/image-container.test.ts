@@ -53,7 +53,7 @@ describe("image container", () => {
     const r = parseManifest(spaced);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.kind).toBe("not-canonical");
-    const reordered = new TextEncoder().encode(JSON.stringify({ version: built.manifest.version, ...built.manifest }));
+    const reordered = new TextEncoder().encode(JSON.stringify(Object.assign({ version: built.manifest.version }, built.manifest)));
     const r2 = parseManifest(reordered);
     expect(!r2.ok && r2.error.kind).toBe("not-canonical");
   });
