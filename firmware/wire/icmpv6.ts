@@ -1,11 +1,12 @@
 // ICMPv6 (RFC 4443): echo and error messages, checksum over the IPv6 pseudo-header, and error replies (Packet Too Big for the data plane).
 
-import { ok, err, type Result } from "../core/result.ts";
+import { err, ok, type Result } from "../core/result.ts";
+import { formatIpv6 } from "./address.ts";
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { wireError, type WireError } from "./error.ts";
-import { emitIpv6Packet, IPV6_DEFAULT_HOP_LIMIT, IPV6_HEADER_LEN, IPV6_MIN_MTU, type Ipv6PacketRepr } from "./ipv6.ts";
-import { formatIpv6 } from "./address.ts";
+import { checkUnsigned } from "./field-range.ts";
 import { walkExtensionHeaders } from "./ipv6-extension-headers.ts";
+import { emitIpv6Packet, IPV6_DEFAULT_HOP_LIMIT, IPV6_HEADER_LEN, IPV6_MIN_MTU, type Ipv6PacketRepr } from "./ipv6.ts";
 import { IpProtocol } from "./protocol-numbers.ts";
 import { pseudoHeaderFamily, upperLayerChecksum, type PseudoHeaderAddresses } from "./pseudo-header.ts";
 
@@ -170,8 +171,8 @@ export function emitIcmpv6Into(repr: Icmpv6Repr, addresses: PseudoHeaderAddresse
     case "echo-request":
     case "echo-reply":
       type = repr.kind === "echo-request" ? Icmpv6Type.echoRequest : Icmpv6Type.echoReply;
-      checkField(repr.identifier, 0xffff, "identifier");
-      checkField(repr.sequenceNumber, 0xffff, "sequence number");
+      checkUnsigned(repr.identifier, 0xffff, "ICMPv6 identifier");
+      checkUnsigned(repr.sequenceNumber, 0xffff, "ICMPv6 sequence number");
       writeU16(buffer, at(FIELD.identifier), repr.identifier);
       writeU16(buffer, at(FIELD.sequenceNumber), repr.sequenceNumber);
       buffer.set(repr.data, at(FIELD.data));
@@ -185,26 +186,26 @@ export function emitIcmpv6Into(repr: Icmpv6Repr, addresses: PseudoHeaderAddresse
       break;
     case "packet-too-big":
       type = Icmpv6Type.packetTooBig;
-      checkField(repr.mtu, 0xffffffff, "MTU");
+      checkUnsigned(repr.mtu, 0xffffffff, "ICMPv6 MTU");
       writeU32(buffer, at(FIELD.parameter), repr.mtu);
       buffer.set(repr.invokingPacket, at(FIELD.data));
       break;
     case "parameter-problem":
       type = Icmpv6Type.parameterProblem;
       code = repr.code;
-      checkField(repr.pointer, 0xffffffff, "pointer");
+      checkUnsigned(repr.pointer, 0xffffffff, "ICMPv6 pointer");
       writeU32(buffer, at(FIELD.parameter), repr.pointer);
       buffer.set(repr.invokingPacket, at(FIELD.data));
       break;
     case "other":
       type = repr.type;
       code = repr.code;
-      checkField(type, 0xff, "type");
+      checkUnsigned(type, 0xff, "ICMPv6 type");
       if (KNOWN_TYPES.has(type)) throw new RangeError(`ICMPv6 type ${type} has its own repr`);
       buffer.set(repr.body, at(FIELD.body));
       break;
   }
-  checkField(code, 0xff, "code");
+  checkUnsigned(code, 0xff, "ICMPv6 code");
   buffer[at(FIELD.type)] = type;
   buffer[at(FIELD.code)] = code;
   writeU16(buffer, at(FIELD.checksum), 0);
@@ -218,16 +219,15 @@ export function emitIcmpv6(repr: Icmpv6Repr, addresses: PseudoHeaderAddresses): 
   return out;
 }
 
-function checkField(value: number, max: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`ICMPv6 ${what} ${value} outside 0..${max}`);
-}
-
 /** An ICMPv6 error to send about an invoking packet (the packet itself is added by `buildIcmpv6Error`). */
 export type Icmpv6ErrorSpec =
   | { readonly kind: "destination-unreachable"; readonly code: number }
   | { readonly kind: "packet-too-big"; readonly mtu: number }
   | { readonly kind: "time-exceeded"; readonly code: number }
   | { readonly kind: "parameter-problem"; readonly code: number; readonly pointer: number };
+
+/** Fixed-header offsets (RFC 8200 §3) read from an invoking packet that may not pass `Ipv6View.parse`. */
+const INVOKING = { payloadLength: 4, nextHeader: 6, source: 8, destination: 24 } as const;
 
 /** Why RFC 4443 §2.4(e) forbids an error about this packet; the caller counts it and sends nothing. */
 export type Icmpv6ErrorSuppressed =
@@ -254,9 +254,13 @@ export function buildIcmpv6Error(
   invokingPacket: Uint8Array,
   options: Icmpv6ErrorOptions,
 ): Result<Uint8Array, Icmpv6ErrorSuppressed> {
+  if (spec.kind === "packet-too-big" && spec.mtu < IPV6_MIN_MTU) {
+    throw new RangeError(`Packet Too Big MTU ${spec.mtu} below the IPv6 minimum ${IPV6_MIN_MTU} (RFC 8200 §5)`);
+  }
+  // Only the fixed header's addresses are needed: the invoking packet may be malformed past them.
   if (invokingPacket.length < IPV6_HEADER_LEN || invokingPacket[0]! >>> 4 !== 6) return err("invoking-not-ipv6");
-  const invokingSource = invokingPacket.subarray(8, 24);
-  const invokingDestination = invokingPacket.subarray(24, 40);
+  const invokingSource = invokingPacket.subarray(INVOKING.source, INVOKING.source + 16);
+  const invokingDestination = invokingPacket.subarray(INVOKING.destination, INVOKING.destination + 16);
   if (isMulticast(invokingSource) || isUnspecified(invokingSource)) return err("source-not-unicast");
   const multicastAllowed = spec.kind === "packet-too-big" || (spec.kind === "parameter-problem" && spec.code === ParameterProblemCode.unrecognizedIpv6Option);
   if (isMulticast(invokingDestination) && !multicastAllowed) return err("multicast-destination");
@@ -264,9 +268,6 @@ export function buildIcmpv6Error(
   if (quotedType !== undefined && quotedType < 128) return err("invoking-icmpv6-error");
   if (quotedType === Icmpv6Type.redirect) return err("invoking-redirect");
 
-  if (spec.kind === "packet-too-big" && spec.mtu < IPV6_MIN_MTU) {
-    throw new RangeError(`Packet Too Big MTU ${spec.mtu} below the IPv6 minimum ${IPV6_MIN_MTU} (RFC 8200 §5)`);
-  }
   const quoted = invokingPacket.subarray(0, Math.min(invokingPacket.length, IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_FIXED_LEN));
   const repr: Icmpv6Repr = { ...spec, invokingPacket: quoted };
   const packet: Omit<Ipv6PacketRepr, "upperPayload"> = {
@@ -288,8 +289,8 @@ export function buildPacketTooBig(invokingPacket: Uint8Array, mtu: number, optio
 
 /** The ICMPv6 type of the invoking packet's upper layer, when its chain parses and it is not a later fragment. */
 function quotedIcmpv6Type(invokingPacket: Uint8Array): number | undefined {
-  const payloadEnd = Math.min(invokingPacket.length, IPV6_HEADER_LEN + readU16(invokingPacket, 4));
-  const walked = walkExtensionHeaders(invokingPacket.subarray(0, payloadEnd), invokingPacket[6]!, IPV6_HEADER_LEN);
+  const payloadEnd = Math.min(invokingPacket.length, IPV6_HEADER_LEN + readU16(invokingPacket, INVOKING.payloadLength));
+  const walked = walkExtensionHeaders(invokingPacket.subarray(0, payloadEnd), invokingPacket[INVOKING.nextHeader]!, IPV6_HEADER_LEN);
   if (!walked.ok || walked.value.upperProtocol !== IpProtocol.icmpv6 || walked.value.upperOffset >= payloadEnd) return undefined;
   if (walked.value.headers.some((h) => h.kind === "fragment" && h.fragmentOffset !== 0)) return undefined;
   return invokingPacket[walked.value.upperOffset];

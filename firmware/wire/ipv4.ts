@@ -5,6 +5,7 @@ import { formatIpv4, parseIpv4, type Ipv4Text } from "./address.ts";
 import { readU16, writeU16 } from "./bytes.ts";
 import { internetChecksum } from "./checksum.ts";
 import { wireError, type WireError } from "./error.ts";
+import { checkUnsigned } from "./field-range.ts";
 import type { PseudoHeaderAddresses } from "./pseudo-header.ts";
 
 /*
@@ -245,14 +246,14 @@ export function emitIpv4PacketInto(repr: Ipv4PacketRepr, buffer: Uint8Array, off
     throw new RangeError(`IPv4 options of ${options.length} octets (a multiple of 4, at most ${IPV4_MAX_OPTIONS_LEN})`);
   }
   const fragmentOffset = repr.fragmentOffset ?? 0;
-  checkField(fragmentOffset, FRAGMENT_OFFSET_MASK, "fragment offset");
+  checkUnsigned(fragmentOffset, FRAGMENT_OFFSET_MASK, "fragment offset");
   const timeToLive = repr.timeToLive ?? IPV4_DEFAULT_TIME_TO_LIVE;
-  checkField(timeToLive, 0xff, "time to live");
+  checkUnsigned(timeToLive, 0xff, "time to live");
   const typeOfService = repr.typeOfService ?? 0;
-  checkField(typeOfService, 0xff, "type of service");
+  checkUnsigned(typeOfService, 0xff, "type of service");
   const identification = repr.identification ?? 0;
-  checkField(identification, 0xffff, "identification");
-  checkField(repr.upperProtocol, 0xff, "protocol");
+  checkUnsigned(identification, 0xffff, "identification");
+  checkUnsigned(repr.upperProtocol, 0xff, "protocol");
   const headerLength = IPV4_MIN_HEADER_LEN + options.length;
   const len = headerLength + repr.upperPayload.length;
   if (len > 0xffff) throw new RangeError(`IPv4 packet of ${len} octets`);
@@ -286,8 +287,4 @@ export function ipv4ReprChecksumAddresses(repr: Ipv4PacketRepr): PseudoHeaderAdd
   const destination = parseIpv4(repr.destination);
   if (!source || !destination) throw new RangeError(`IPv4: bad address '${repr.source}' or '${repr.destination}'`);
   return { source, destination };
-}
-
-function checkField(value: number, max: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`${what} ${value} outside 0..${max}`);
 }

@@ -4,6 +4,7 @@ import { assertNever, ok, type Result } from "../core/result.ts";
 import { formatIpv6, parseIpv6 } from "./address.ts";
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { wireError, type WireError } from "./error.ts";
+import { checkUnsigned } from "./field-range.ts";
 import { emitIpv6Options, ipv6OptionsHeaderLen, parseIpv6Options, type Ipv6OptionRepr, type UnrecognizedOptionSite } from "./ipv6-options.ts";
 import { IpProtocol } from "./protocol-numbers.ts";
 
@@ -38,6 +39,7 @@ const FIELD = {
   segmentsLeft: 3,
   routingData: 4,
   type2HomeAddress: 8,
+  fragmentReserved: 1,
   fragmentOffsetFlags: 2,
   fragmentIdentification: 4,
 } as const;
@@ -112,21 +114,18 @@ export function emitExtensionHeader(repr: ExtensionHeaderRepr, nextHeader: numbe
       break;
     }
     case "routing":
-      checkOctet(repr.routingType, "routing type");
-      checkOctet(repr.segmentsLeft, "segments left");
+      checkUnsigned(repr.routingType, 0xff, "routing type");
+      checkUnsigned(repr.segmentsLeft, 0xff, "segments left");
+      if (repr.routingType === ROUTING_TYPE2) throw new RangeError("routing type 2 has its own repr (routing-type2)");
       buffer[offset + FIELD.hdrExtLen] = len / 8 - 1;
       buffer[offset + FIELD.routingType] = repr.routingType;
       buffer[offset + FIELD.segmentsLeft] = repr.segmentsLeft;
       buffer.set(repr.data, offset + FIELD.routingData);
       break;
     case "fragment":
-      if (!Number.isInteger(repr.fragmentOffset) || repr.fragmentOffset < 0 || repr.fragmentOffset > 0x1fff) {
-        throw new RangeError(`fragment offset ${repr.fragmentOffset} outside 0..8191`);
-      }
-      if (!Number.isInteger(repr.identification) || repr.identification < 0 || repr.identification > 0xffffffff) {
-        throw new RangeError(`fragment identification ${repr.identification} is not a 32-bit value`);
-      }
-      buffer[offset + 1] = 0;
+      checkUnsigned(repr.fragmentOffset, 0x1fff, "fragment offset");
+      checkUnsigned(repr.identification, 0xffffffff, "fragment identification");
+      buffer[offset + FIELD.fragmentReserved] = 0;
       writeU16(buffer, offset + FIELD.fragmentOffsetFlags, (repr.fragmentOffset << 3) | (repr.moreFragments ? 1 : 0));
       writeU32(buffer, offset + FIELD.fragmentIdentification, repr.identification);
       break;
@@ -134,10 +133,6 @@ export function emitExtensionHeader(repr: ExtensionHeaderRepr, nextHeader: numbe
       assertNever(repr, "extension header");
   }
   return len;
-}
-
-function checkOctet(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 255) throw new RangeError(`${what} ${value} is not an octet`);
 }
 
 /** What the walk found between the fixed header and the upper layer. */

@@ -3,6 +3,7 @@
 import { assertNever, ok, type Result } from "../core/result.ts";
 import { formatIpv6, parseIpv6 } from "./address.ts";
 import { wireError, type WireError } from "./error.ts";
+import { checkUnsigned } from "./field-range.ts";
 
 /** Option types monami understands; every other type is kept raw as `unknown`. */
 export const Ipv6OptionType = {
@@ -168,9 +169,7 @@ function layOutOptions(options: readonly Ipv6OptionRepr[], out: Uint8Array | und
       }
       case "unknown": {
         const { optionType, data } = option;
-        if (!Number.isInteger(optionType) || optionType < 0 || optionType > 255) {
-          throw new RangeError(`option type ${optionType} is not an octet`);
-        }
+        checkUnsigned(optionType, 0xff, "option type");
         if (optionType === Ipv6OptionType.pad1 || optionType === Ipv6OptionType.padN || optionType === Ipv6OptionType.homeAddress) {
           throw new RangeError(`option type ${optionType} has its own repr`);
         }

@@ -4,6 +4,7 @@ import { ok, type Result } from "../core/result.ts";
 import { formatIpv6, parseIpv6, type Ipv6Text } from "./address.ts";
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { wireError, type WireError } from "./error.ts";
+import { checkUnsigned } from "./field-range.ts";
 import {
   emitExtensionHeader,
   extensionHeaderLen,
@@ -122,11 +123,11 @@ export function emitIpv6Header(repr: Ipv6HeaderRepr, buffer: Uint8Array, offset:
   const source = parseIpv6(repr.source);
   const destination = parseIpv6(repr.destination);
   if (!source || !destination) throw new RangeError(`IPv6 header: bad address '${repr.source}' or '${repr.destination}'`);
-  checkField(repr.trafficClass, 0xff, "traffic class");
-  checkField(repr.flowLabel, 0xfffff, "flow label");
-  checkField(repr.payloadLength, IPV6_MAX_PAYLOAD, "payload length");
-  checkField(repr.nextHeader, 0xff, "next header");
-  checkField(repr.hopLimit, 0xff, "hop limit");
+  checkUnsigned(repr.trafficClass, 0xff, "traffic class");
+  checkUnsigned(repr.flowLabel, 0xfffff, "flow label");
+  checkUnsigned(repr.payloadLength, IPV6_MAX_PAYLOAD, "payload length");
+  checkUnsigned(repr.nextHeader, 0xff, "next header");
+  checkUnsigned(repr.hopLimit, 0xff, "hop limit");
   if (offset + IPV6_HEADER_LEN > buffer.length) throw new RangeError(`IPv6 header does not fit at ${offset}`);
   writeU32(buffer, offset + FIELD.versionClassFlow, ((6 << 28) | (repr.trafficClass << 20) | repr.flowLabel) >>> 0);
   writeU16(buffer, offset + FIELD.payloadLength, repr.payloadLength);
@@ -135,10 +136,6 @@ export function emitIpv6Header(repr: Ipv6HeaderRepr, buffer: Uint8Array, offset:
   buffer.set(source, offset + FIELD.source);
   buffer.set(destination, offset + FIELD.destination);
   return IPV6_HEADER_LEN;
-}
-
-function checkField(value: number, max: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`${what} ${value} outside 0..${max}`);
 }
 
 /** The fixed-header fields of a parsed packet: addresses both as RFC 5952 text and as zero-copy subarrays. */

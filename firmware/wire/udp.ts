@@ -3,6 +3,7 @@
 import { ok, type Result } from "../core/result.ts";
 import { readU16, writeU16 } from "./bytes.ts";
 import { wireError, type WireError } from "./error.ts";
+import { checkUnsigned } from "./field-range.ts";
 import { IpProtocol } from "./protocol-numbers.ts";
 import { pseudoHeaderFamily, upperLayerChecksum, type PseudoHeaderAddresses } from "./pseudo-header.ts";
 
@@ -107,9 +108,8 @@ export function emitUdpInto(
   const len = udpLen(repr);
   const family = pseudoHeaderFamily(addresses);
   if (len > UDP_MAX_LEN) throw new RangeError(`UDP datagram of ${len} octets`);
-  for (const port of [repr.sourcePort, repr.destinationPort]) {
-    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`UDP port ${port}`);
-  }
+  checkUnsigned(repr.sourcePort, 0xffff, "UDP source port");
+  checkUnsigned(repr.destinationPort, 0xffff, "UDP destination port");
   if (options.ipv4ZeroChecksum && family !== "ipv4") throw new RangeError("a zero UDP checksum is IPv4 only (RFC 8200 §8.1)");
   if (offset < 0 || offset + len > buffer.length) throw new RangeError(`UDP datagram of ${len} octets does not fit at ${offset}`);
   writeU16(buffer, offset + FIELD.sourcePort, repr.sourcePort);

@@ -315,6 +315,7 @@ describe("emit layout", () => {
     expect(() => emit([{ kind: "destination-options", options: [{ type: "padn", length: 1 }] }])).toThrow(RangeError);
     expect(() => emit([{ kind: "routing", routingType: 3, segmentsLeft: 0, data: new Uint8Array(5) }])).toThrow(RangeError);
     expect(() => emit([{ kind: "routing-type2", homeAddress: "nope" }])).toThrow(RangeError);
+    expect(() => emit([{ kind: "routing", routingType: 2, segmentsLeft: 1, data: new Uint8Array(20) }])).toThrow(RangeError);
     expect(() => emit([{ kind: "fragment", fragmentOffset: 0x2000, moreFragments: false, identification: 0 }])).toThrow(RangeError);
     expect(() =>
       emitIpv6Packet({ source: "::1", destination: "::2", upperProtocol: 59, upperPayload: new Uint8Array(0x10000) }),
