@@ -37,6 +37,7 @@ export class EspOutbound {
   protectTunnel(sa: SecurityAssociation, inner: Uint8Array, now: Instant): number {
     const version = inner.length > 0 ? inner[0]! >>> 4 : 0;
     const nextHeader = version === 6 ? NEXT_HEADER_IPV6 : version === 4 ? NEXT_HEADER_IPV4 : -1;
+    if (sa.deleted) return this.#drop(EspCounter.outboundSaExpired);
     if (nextHeader < 0 || sa.mode !== "tunnel") return this.#drop(EspCounter.badInnerPacket);
     if (inner.length > this.maxPayload(sa)) return this.#drop(EspCounter.tooBig);
     sa.output!.set(inner, this.payloadOffset(sa));
@@ -45,6 +46,7 @@ export class EspOutbound {
 
   /** Transport mode (RFC 4303 §3.1.1): the upper-layer payload, with its protocol as Next Header. */
   protectTransport(sa: SecurityAssociation, upperProtocol: number, upperPayload: Uint8Array, now: Instant): number {
+    if (sa.deleted) return this.#drop(EspCounter.outboundSaExpired);
     if (sa.mode !== "transport") return this.#drop(EspCounter.badInnerPacket);
     if (upperPayload.length > this.maxPayload(sa)) return this.#drop(EspCounter.tooBig);
     sa.output!.set(upperPayload, this.payloadOffset(sa));
@@ -53,6 +55,7 @@ export class EspOutbound {
 
   /** A dummy packet (Next Header 59, RFC 4303 §2.6) of `length` zero octets, for traffic flow confidentiality. */
   protectDummy(sa: SecurityAssociation, length: number, now: Instant): number {
+    if (sa.deleted) return this.#drop(EspCounter.outboundSaExpired);
     if (length < 0 || length > this.maxPayload(sa)) return this.#drop(EspCounter.tooBig);
     const at = this.payloadOffset(sa);
     sa.output!.fill(0, at, at + length);
