@@ -183,9 +183,9 @@ describe.skipIf(!tshark)("tshark dissects the selftest pcap", () => {
   });
 
   test("every message type and every option appears", () => {
-    const types = new Set(records.map((r) => r.transmit.message.type));
+    const types = new Set<string>(records.map((r) => r.transmit.message.type));
     expect([...types].sort()).toEqual(Object.keys(mhTypeNumber).sort());
-    const options = new Set(records.flatMap((r) => (r.transmit.message.type === "unrecognized" ? [] : r.transmit.message.options.map((o) => o.type))));
+    const options = new Set<string>(records.flatMap((r) => (r.transmit.message.type === "unrecognized" ? [] : r.transmit.message.options.map((o): string => o.type))));
     expect([...options].sort()).toEqual(
       ["alternate-care-of-address", "binding-authorization-data", "binding-identifier", "binding-refresh-advice", "ipv4-care-of-address", "mobile-network-prefix", "nonce-indices"].sort(),
     );
