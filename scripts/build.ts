@@ -22,9 +22,8 @@ Images are signed with --key (or MONAMI_IMAGE_KEY); without one, a development k
 (devices trusting only the fleet key refuse those images).
 
 The arm64 runtime: bun fetches bun-linux-aarch64 from the npm registry (@oven/bun-linux-aarch64) into its cache on
-first use. To supply it yourself: npm install --no-save --force @oven/bun-linux-aarch64@${Bun.version} (--force: the package declares
-cpu arm64), or set MONAMI_BUN_ARM64
-to a bun-linux-aarch64 executable; this script then passes it with --compile-executable-path.`;
+first use. To supply it yourself: npm install --no-save --force @oven/bun-linux-aarch64@${Bun.version} (--force: the package
+declares cpu arm64), or set MONAMI_BUN_ARM64 to a bun-linux-aarch64 executable; this script then passes it with --compile-executable-path.`;
 
 function buildId(explicit: string | undefined): string {
   if (explicit) return explicit;
