@@ -43,6 +43,19 @@ function describe(lab: Lab): string[] {
   return lines;
 }
 
+/** The emulator's counters as one row per link direction. */
+function counterTable(counters: Readonly<Record<string, number>>): string[] {
+  const columns = ["rx.packets", "tx.packets", "tx.bytes", "drop.loss", "drop.queue", "drop.cut", "drop.pool", "reordered"];
+  const lines = [`link emulator counters:\n  ${"".padEnd(14)}${columns.map((c) => c.padStart(12)).join("")}`];
+  for (const link of ACCESS_LINKS) {
+    for (const direction of ["uplink", "downlink"]) {
+      const cells = columns.map((c) => String(counters[`${link}.${direction}.${c}`] ?? 0).padStart(12));
+      lines.push(`  ${`${link} ${direction}`.padEnd(14)}${cells.join("")}`);
+    }
+  }
+  return lines;
+}
+
 async function up(lab: Lab): Promise<number> {
   for (const line of describe(lab)) console.log(line);
   console.log("lab is up; Ctrl-C tears it down");
@@ -56,8 +69,9 @@ async function smoke(lab: Lab): Promise<number> {
   for (const line of describe(lab)) console.log(line);
   const checks = await runSmoke(lab, (line) => console.log(line));
   const c = await lab.emulatorCounters();
-  console.log(`emulator counters: ${JSON.stringify(c.counters)}`);
-  console.log(`emulator CPU: ${((c.cpuUserMicros + c.cpuSystemMicros) / 1000).toFixed(0)} ms over ${c.uptimeMs} ms`);
+  for (const line of counterTable(c.counters)) console.log(line);
+  const cpu = (c.cpuUserMicros + c.cpuSystemMicros) / 1000;
+  console.log(`link emulator CPU: ${cpu.toFixed(0)} ms in ${(c.uptimeMs / 1000).toFixed(1)} s (${((cpu / c.uptimeMs) * 100).toFixed(1)} % of one core)`);
   const failed = checks.filter((ch) => !ch.ok);
   console.log(failed.length === 0 ? `smoke: all ${checks.length} checks passed` : `smoke: ${failed.length} of ${checks.length} checks FAILED`);
   return failed.length === 0 ? ExitCode.ok : ExitCode.failure;
