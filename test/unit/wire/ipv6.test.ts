@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { fromHex } from "../../../firmware/core/hex.ts";
 import { parseIpv6 } from "../../../firmware/wire/address.ts";
 import { ipv6UpperLayerChecksum } from "../../../firmware/wire/checksum.ts";
+import { optionDataMayChange, unrecognizedOptionAction } from "../../../firmware/wire/ipv6-options.ts";
 import { MAX_EXTENSION_HEADERS, type ExtensionHeaderRepr } from "../../../firmware/wire/ipv6-extension-headers.ts";
 import {
   emitIpv6Header,
@@ -267,6 +268,16 @@ describe("extension-header errors", () => {
       { optionType: 0xbe, action: "discard-send-parameter-problem", offset: 46 },
       { optionType: 0xfe, action: "discard-send-parameter-problem-unless-multicast", offset: 48 },
     ]);
+  });
+
+  test("action bits and the may-change bit of option types (RFC 8200 §4.2)", () => {
+    expect([0x05, 0x42, 0x8f, 0xc9].map(unrecognizedOptionAction)).toEqual([
+      "skip",
+      "discard",
+      "discard-send-parameter-problem",
+      "discard-send-parameter-problem-unless-multicast",
+    ]);
+    expect([0x05, 0x3e, 0xc9, 0xff].map(optionDataMayChange)).toEqual([false, true, false, true]);
   });
 
   test("Pad1 and PadN are dropped from the repr; ESP ends the walk as an upper layer", () => {
