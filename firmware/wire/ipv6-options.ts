@@ -74,6 +74,8 @@ export interface ParsedOptions {
  * Parses the options area of a Hop-by-Hop or Destination Options header. `header` is the whole
  * extension header (its first two octets are Next Header and Hdr Ext Len); `headerOffset` is where
  * it starts in the packet, so errors and sites carry packet offsets. Option data are subarrays.
+ * Type 201 is read as a Home Address option in either header; the chain walker takes the home
+ * address from Destination Options only (RFC 6275 §6.3).
  */
 export function parseIpv6Options(header: Uint8Array, headerOffset: number): Result<ParsedOptions, WireError> {
   const options: Ipv6OptionRepr[] = [];
