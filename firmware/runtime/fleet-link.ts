@@ -69,8 +69,7 @@ export class FleetLink {
     const start = performance.now();
     this.#monotonic = options.monotonic ?? (() => instant(Math.floor(performance.now() - start)));
     this.#wallClock = options.wallClock ?? (() => Date.now());
-    const shadowText = outbox.getMeta(SHADOW_KEY);
-    const shadow = shadowText !== undefined ? (JSON.parse(shadowText) as ShadowRecord) : undefined;
+    const shadow = readShadow(outbox.getMeta(SHADOW_KEY));
     const runningVersion = Number(outbox.getMeta(RUNNING_VERSION_KEY) ?? "0");
     this.#transaction = new ConfigTransaction({ running: config, runningVersion, counters: this.counters, ...(shadow ? { shadow } : {}) });
     this.#topics = topicsFor(config);
@@ -269,18 +268,18 @@ export class FleetLink {
     });
   }
 
-  #running = Promise.resolve();
+  #actionChain = Promise.resolve();
 
   /** Performs the transaction's actions one at a time, in order (applies are awaited). */
   #runActions(): Promise<void> {
-    this.#running = this.#running.then(async () => {
+    this.#actionChain = this.#actionChain.then(async () => {
       for (let action = this.#transaction.pollAction(); action; action = this.#transaction.pollAction()) {
         if (this.#stopped) return;
         await this.#perform(action);
       }
       this.#armWatch();
     });
-    return this.#running;
+    return this.#actionChain;
   }
 
   async #perform(action: TransactionAction): Promise<void> {
@@ -341,6 +340,17 @@ export class FleetLink {
       this.#transaction.handleTimeout(this.#monotonic());
       void this.#runActions();
     }, Math.max(0, deadline - this.#monotonic()));
+  }
+}
+
+/** The persisted shadow record; anything unreadable counts as none (every version is then new). */
+function readShadow(text: string | undefined): ShadowRecord | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const r = JSON.parse(text) as Partial<ShadowRecord>;
+    return typeof r.version === "number" && typeof r.digest === "string" ? { version: r.version, digest: r.digest } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
