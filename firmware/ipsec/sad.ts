@@ -126,6 +126,14 @@ export class SecurityAssociation {
     return this.sequenceLow === SEQUENCE_MAX_32 - SEQUENCE_SOFT_MARGIN ? "soft" : "ok";
   }
 
+  /**
+   * The SA's keys, still wrapped (they redact themselves). Only the debug key export
+   * (`key-export.ts`) reads them; after `wipe()` exposing them throws.
+   */
+  keysForDebugExport(): EspKeys {
+    return this.#keys;
+  }
+
   /** Disposes the crypto state and wipes the keys. Idempotent. */
   wipe(): void {
     if (this.#deleted) return;

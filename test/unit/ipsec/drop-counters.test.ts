@@ -53,7 +53,7 @@ describe("inbound drops", () => {
   test("unknown SPI", () => {
     const { b, send, receive } = setup();
     const packet = send();
-    packet[3] ^= 0xff;
+    packet[3] = packet[3]! ^ 0xff;
     expect(receive(packet)).toBe(false);
     onlyCounter(b.counters, EspCounter.unknownSpi);
   });
@@ -88,7 +88,7 @@ describe("inbound drops", () => {
   test("ICV: one flipped ciphertext bit", () => {
     const { b, send, receive } = setup();
     const packet = send();
-    packet[20] ^= 1;
+    packet[20] = packet[20]! ^ 1;
     expect(receive(packet)).toBe(false);
     onlyCounter(b.counters, EspCounter.icv);
   });

@@ -93,7 +93,7 @@ for (const backend of backends) {
         const a = harness(backend);
         const b = harness(backend);
         const bu = encodeMobilityPacket({
-          message: { type: "binding-update", sequenceNumber: 7, flags: buFlags({ A: true, H: true, R: true }), lifetimeUnits: 100, options: [] },
+          message: { type: "binding-update", sequenceNumber: 7, flags: buFlags({ acknowledge: true, homeRegistration: true, mobileRouter: true }), lifetimeUnits: 100, options: [] },
           source: COA,
           destination: HA,
           homeAddressOption: HOA,
