@@ -9,4 +9,5 @@ export const commands: readonly Command[] = [
   { name: "config", summary: "device configuration: validate FILE, schema (JSON Schema), example", load: () => import("./config.ts") },
   { name: "status", summary: "local status from the running device (links, bindings, SAs, MQTT)", load: () => import("./status.ts") },
   { name: "mip6", summary: "Mobility Header tools: decode HEX (JSON), selftest-pcap FILE (tshark oracle)", load: () => import("./mip6.ts") },
+  { name: "ipsec", summary: "ESP: suites and backends, selftest-pcap PCAP KEYS (tshark oracle with esp_sa keys)", load: () => import("./ipsec.ts") },
 ];
