@@ -1,0 +1,61 @@
+// What one IKE SA is configured with: identities, credentials, proposals, selectors, timers.
+
+import type { SecretBytes } from "../core/secret.ts";
+import type { TrafficSelector } from "../wire/ikev2/traffic-selector.ts";
+import type { LocalCredential, TrustAnchor } from "./certificate.ts";
+import type { ChildSaLifetimes, ChildSaMode } from "./child-sa.ts";
+import { IKE_NAT_T_PORT, IKE_PORT, RETRANSMIT_BACKOFF, RETRANSMIT_INITIAL_TIMEOUT_MS, RETRANSMIT_MAX_TRIES } from "./constants.ts";
+import type { Identity } from "./identity.ts";
+import type { ProposalSpec } from "./proposal.ts";
+
+export type AuthConfig =
+  | { readonly kind: "psk"; readonly secret: SecretBytes }
+  /** RFC 7427 signatures with our certificate; the peer's chain must end at one of `trust`. */
+  | { readonly kind: "pubkey"; readonly credential: LocalCredential; readonly trust: readonly TrustAnchor[] };
+
+export interface RetransmitPolicy {
+  readonly initialMs: number;
+  readonly backoff: number;
+  /** Transmissions in total (first send included) before the exchange is given up (§2.4). */
+  readonly maxTries: number;
+}
+
+export interface IkeConfig {
+  readonly name: string;
+  readonly localId: Identity;
+  /** The identity the peer must prove; undefined accepts any identity the credentials cover. */
+  readonly remoteId?: Identity;
+  readonly auth: AuthConfig;
+  readonly ikeProposals: readonly ProposalSpec[];
+  readonly espProposals: readonly ProposalSpec[];
+  readonly childName: string;
+  readonly localTs: readonly TrafficSelector[];
+  readonly remoteTs: readonly TrafficSelector[];
+  readonly mode: ChildSaMode;
+  readonly mobike: boolean;
+  /** Offer and accept IKE fragmentation (RFC 7383). */
+  readonly fragmentation: boolean;
+  /** Largest IKE datagram we send before fragmenting (RFC 7383 §2.5.1: 1280 for IPv6 paths). */
+  readonly maxMessageSize: number;
+  readonly childLifetimes: ChildSaLifetimes;
+  readonly ikeLifetimeMs: number;
+  readonly retransmit: RetransmitPolicy;
+  /** UDP ports of the I/O edge: plain IKE and NAT-T (non-ESP marker, ESP-in-UDP). */
+  readonly ports: { readonly ike: number; readonly natT: number };
+  /** Emit IKE SA keys as an event for the debug key export (off by default). */
+  readonly exportKeys: boolean;
+  /** Wall-clock seconds for certificate validity checks (cores never read the clock). */
+  readonly wallClockSeconds?: () => number;
+}
+
+export const defaultRetransmit: RetransmitPolicy = {
+  initialMs: RETRANSMIT_INITIAL_TIMEOUT_MS,
+  backoff: RETRANSMIT_BACKOFF,
+  maxTries: RETRANSMIT_MAX_TRIES,
+};
+
+export const defaultPorts = { ike: IKE_PORT, natT: IKE_NAT_T_PORT } as const;
+
+/** strongSwan's defaults: CHILD_SA rekey after 1 h minus jitter, IKE SA after 4 h. */
+export const defaultChildLifetimes: ChildSaLifetimes = { rekeyAfterMs: 3_240_000, expireAfterMs: 3_600_000 };
+export const DEFAULT_IKE_LIFETIME_MS = 14_400_000;

@@ -1,0 +1,240 @@
+// The sans-IO IKE endpoint: datagrams and timer ticks in, datagrams and SA events out; routes by SPI to each IKE SA's task manager.
+
+import { Counters } from "../core/counters.ts";
+import { later, type Instant } from "../core/instant.ts";
+import { wireErrorCounter } from "../wire/error.ts";
+import { ikeSpi, type IkeSpi } from "../wire/ikev2/header.ts";
+import { encodeMessage, parseMessage } from "../wire/ikev2/message.ts";
+import type { ChildSa, EspSpi } from "./child-sa.ts";
+import type { IkeConfig } from "./config.ts";
+import { ExchangeType, NAT_KEEPALIVE_INTERVAL_MS, NotifyType } from "./constants.ts";
+import type { RandomSource } from "./dh.ts";
+import type { Datagram, Endpoint } from "./endpoint.ts";
+import { errorAction } from "./error-policy.ts";
+import type { IkeEvent } from "./events.ts";
+import { IkeSa } from "./ike-sa.ts";
+import { InitResponder, type ResponderLimits } from "./responder.ts";
+import { notify, type InitiatorTask } from "./task.ts";
+import { TaskManager } from "./task-manager.ts";
+import { ChildCreateInitiator } from "./tasks/child-create.ts";
+import { ChildRekeyInitiator } from "./tasks/child-rekey.ts";
+import { ChildDeleteInitiator, IkeDeleteInitiator } from "./tasks/delete.ts";
+import { IkeAuthInitiator } from "./tasks/ike-auth.ts";
+import { IkeInitInitiator } from "./tasks/ike-init.ts";
+import { freshIkeSpi, IkeRekeyInitiator } from "./tasks/ike-rekey.ts";
+import { LivenessInitiator } from "./tasks/liveness.ts";
+import { MobikeUpdateInitiator } from "./tasks/mobike.ts";
+import { responderFor } from "./tasks/responders.ts";
+
+export interface IkeEndpointOptions {
+  readonly random: RandomSource;
+  readonly counters?: Counters;
+  /** When set, this endpoint answers IKE_SA_INIT requests with this configuration. */
+  readonly responder?: IkeConfig;
+  readonly responderLimits?: ResponderLimits;
+}
+
+export class IkeEndpoint {
+  readonly counters: Counters;
+  readonly #random: RandomSource;
+  readonly #managers = new Map<IkeSpi, TaskManager>();
+  readonly #outbox: Datagram[] = [];
+  readonly #events: IkeEvent[] = [];
+  readonly #responder: InitResponder | undefined;
+  readonly #keepaliveAt = new Map<IkeSa, Instant>();
+  #initiated = 0;
+
+  constructor(options: IkeEndpointOptions) {
+    this.#random = options.random;
+    this.counters = options.counters ?? new Counters();
+    this.#responder = options.responder ? new InitResponder(options.responder, options.random, this.counters, options.responderLimits) : undefined;
+  }
+
+  /** IKE SAs this endpoint holds (half-open ones included). */
+  get ikeSas(): IkeSa[] {
+    return [...this.#managers.values()].map((m) => m.sa);
+  }
+  get halfOpenCount(): number {
+    return this.#responder?.halfOpenCount ?? 0;
+  }
+  get cookiesEngaged(): boolean {
+    return this.#responder?.cookiesEngaged ?? false;
+  }
+
+  find(name: string): IkeSa | undefined {
+    return this.ikeSas.find((sa) => sa.name === name && sa.state !== "closed" && sa.state !== "rekeyed");
+  }
+
+  #env() {
+    return {
+      random: this.#random,
+      counters: this.counters,
+      transmit: (d: Datagram) => this.#outbox.push(d),
+      emit: (e: IkeEvent) => this.#events.push(e),
+      adopt: (sa: IkeSa) => this.#register(sa),
+      responderFor,
+    };
+  }
+
+  #register(sa: IkeSa): TaskManager {
+    const tm = new TaskManager(sa, this.#env());
+    this.#managers.set(sa.localSpi, tm);
+    return tm;
+  }
+
+  #manager(sa: IkeSa): TaskManager {
+    const tm = this.#managers.get(sa.localSpi);
+    if (!tm || tm.sa !== sa) throw new Error(`IKE SA ${sa.name} is not held by this endpoint`);
+    return tm;
+  }
+
+  /** Starts an IKE SA with its first CHILD_SA: IKE_SA_INIT then IKE_AUTH (§1.2). */
+  initiate(config: IkeConfig, local: Endpoint, remote: Endpoint, now: Instant): IkeSa {
+    const sa = new IkeSa(config, true, `${config.name}[${++this.#initiated}]`, local, remote, freshIkeSpi(this.#random), ikeSpi(0n));
+    const tm = this.#register(sa);
+    tm.queue(new IkeInitInitiator(config), now);
+    tm.queue(new IkeAuthInitiator(), now);
+    return sa;
+  }
+
+  #queue(sa: IkeSa, task: InitiatorTask, now: Instant): void {
+    this.#manager(sa).queue(task, now);
+  }
+  createChild(sa: IkeSa, pfs: boolean, now: Instant): void {
+    this.#queue(sa, new ChildCreateInitiator(pfs), now);
+  }
+  rekeyChild(sa: IkeSa, child: ChildSa, pfs: boolean, now: Instant): void {
+    this.#queue(sa, new ChildRekeyInitiator(child, pfs), now);
+  }
+  rekeyIke(sa: IkeSa, now: Instant): void {
+    this.#queue(sa, new IkeRekeyInitiator(), now);
+  }
+  deleteChild(sa: IkeSa, child: ChildSa, now: Instant): void {
+    this.#queue(sa, new ChildDeleteInitiator(child), now);
+  }
+  deleteIke(sa: IkeSa, now: Instant): void {
+    this.#queue(sa, new IkeDeleteInitiator(), now);
+  }
+  checkLiveness(sa: IkeSa, now: Instant): void {
+    this.#queue(sa, new LivenessInitiator(), now);
+  }
+  /** MOBIKE: move the IKE SA and its CHILD_SAs to a new local (and optionally remote) address (RFC 4555 §3.5). */
+  updateAddresses(sa: IkeSa, localAddress: string, remoteAddress: string | undefined, now: Instant): void {
+    this.#queue(sa, new MobikeUpdateInitiator(localAddress, remoteAddress), now);
+  }
+  childBySpi(sa: IkeSa, inboundSpi: EspSpi): ChildSa | undefined {
+    return sa.childByInbound(inboundSpi);
+  }
+
+  /** Feeds one received IKE datagram (non-ESP marker already removed; NAT keepalives are not IKE). */
+  handleDatagram(d: Datagram, now: Instant): void {
+    const parsed = parseMessage(d.bytes);
+    if (!parsed.ok) {
+      this.counters.increment(wireErrorCounter(parsed.error));
+      errorAction(parsed.error.kind === "bad-version" ? "bad-major-version" : "malformed-header", "request", "*", this.counters);
+      return;
+    }
+    const message = parsed.value;
+    const h = message.header;
+    if (h.exchangeType === ExchangeType.ikeSaInit && !h.response && h.responderSpi === 0n) {
+      if (!this.#responder || !h.initiator) {
+        errorAction("unknown-spi", "request", "half-open", this.counters);
+        return;
+      }
+      const received = { message, payloads: message.payloads, from: d.remote, to: d.local };
+      const decision = this.#responder.handle(received, now);
+      switch (decision.kind) {
+        case "drop":
+          return;
+        case "resend":
+          this.#outbox.push(decision.response);
+          return;
+        case "stateless-reply": {
+          const bytes = encodeMessage({ initiatorSpi: h.initiatorSpi, responderSpi: ikeSpi(0n), exchangeType: h.exchangeType, response: true, initiator: false, messageId: h.messageId }, decision.payloads);
+          this.#outbox.push({ local: d.local, remote: d.remote, bytes, nonEspMarker: d.nonEspMarker });
+          return;
+        }
+        case "accept": {
+          const sa = decision.sa;
+          const bytes = encodeMessage({ initiatorSpi: sa.initiatorSpi, responderSpi: sa.responderSpi, exchangeType: h.exchangeType, response: true, initiator: false, messageId: h.messageId }, decision.reply);
+          sa.initResponse = bytes;
+          const response: Datagram = { local: d.local, remote: d.remote, bytes, nonEspMarker: d.nonEspMarker };
+          const tm = this.#register(sa);
+          tm.answeredInit(response);
+          this.#responder.track(received, sa, response, now);
+          if (sa.config.exportKeys && sa.keys) {
+            const s = sa.summary();
+            this.#events.push({ kind: "ike-sa-keys", keys: { initiatorSpi: s.initiatorSpi, responderSpi: s.responderSpi, negotiated: sa.negotiated!, skEi: sa.keys.skEi, skEr: sa.keys.skEr, skAi: sa.keys.skAi, skAr: sa.keys.skAr } });
+          }
+          this.#outbox.push(response);
+          return;
+        }
+      }
+    }
+    // The I flag says who sent it: from the original initiator we are the responder (our SPI is SPIr).
+    const ourSpi = h.initiator ? h.responderSpi : h.initiatorSpi;
+    const tm = this.#managers.get(ourSpi);
+    if (!tm) {
+      errorAction("unknown-spi", h.response ? "response" : "request", "*", this.counters);
+      return;
+    }
+    if (tm.sa.isInitiator === h.initiator) {
+      errorAction("reflected", h.response ? "response" : "request", "*", this.counters);
+      return;
+    }
+    if (!tm.sa.isInitiator && h.initiatorSpi !== tm.sa.initiatorSpi) {
+      errorAction("unknown-spi", h.response ? "response" : "request", "*", this.counters);
+      return;
+    }
+    tm.handle(message, d.remote, d.local, now);
+    this.#reap();
+  }
+
+  #reap(): void {
+    for (const [spi, tm] of this.#managers) {
+      if (tm.closed) {
+        this.#managers.delete(spi);
+        this.#keepaliveAt.delete(tm.sa);
+      }
+    }
+  }
+
+  handleTimeout(now: Instant): void {
+    for (const tm of [...this.#managers.values()]) tm.handleTimeout(now);
+    if (this.#responder) for (const sa of this.#responder.sweep(now)) this.#managers.get(sa.localSpi)?.close("half-open timeout");
+    // NAT keepalives (RFC 3948 §2.3) from the side behind the NAT, on the NAT-T socket.
+    for (const tm of this.#managers.values()) {
+      const sa = tm.sa;
+      if (sa.state !== "established" || !sa.natLocal || !sa.udpEncapsulation) continue;
+      const due = this.#keepaliveAt.get(sa);
+      if (due === undefined) this.#keepaliveAt.set(sa, later(now, NAT_KEEPALIVE_INTERVAL_MS));
+      else if (now >= due) {
+        this.#outbox.push({ local: sa.local, remote: sa.remote, bytes: Uint8Array.of(0xff), nonEspMarker: false });
+        this.counters.increment("ike.nat.keepalive");
+        this.#keepaliveAt.set(sa, later(now, NAT_KEEPALIVE_INTERVAL_MS));
+      }
+    }
+    this.#reap();
+  }
+
+  pollTransmit(): Datagram | undefined {
+    return this.#outbox.shift();
+  }
+
+  pollEvent(): IkeEvent | undefined {
+    return this.#events.shift();
+  }
+
+  pollTimeout(): Instant | undefined {
+    let next: Instant | undefined;
+    const consider = (t: Instant | undefined) => {
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    };
+    for (const tm of this.#managers.values()) consider(tm.pollTimeout());
+    consider(this.#responder?.nextExpiry());
+    for (const t of this.#keepaliveAt.values()) consider(t);
+    return next;
+  }
+}
+
+export { notify, NotifyType };

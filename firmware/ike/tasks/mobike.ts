@@ -1,0 +1,119 @@
+// MOBIKE (RFC 4555): UPDATE_SA_ADDRESSES with NAT detection and COOKIE2 (§3.5, §3.8), and peer address lists (§3.6).
+
+import { formatIpv4, formatIpv6 } from "../../wire/address.ts";
+import type { Payload } from "../../wire/ikev2/payloads.ts";
+import { ExchangeType, NotifyType } from "../constants.ts";
+import { constantTimeEqual } from "../encrypted-payload.ts";
+import type { Endpoint } from "../endpoint.ts";
+import type { IkeSa } from "../ike-sa.ts";
+import { detectNat, natDetectionNotifies } from "../natd.ts";
+import { errorNotify, notifies, notify, type InitiatorTask, type Received, type ResponderReply, type ResponderTask, type TaskContext, type TaskOutcome } from "../task.ts";
+
+const COOKIE2_LENGTH = 16;
+
+function emitEndpoints(sa: IkeSa, ctx: TaskContext): void {
+  ctx.emit({ kind: "endpoints-updated", ikeSaName: sa.name, local: sa.local, remote: sa.remote, udpEncapsulation: sa.udpEncapsulation });
+}
+
+/**
+ * The original initiator moves the IKE SA and its CHILD_SAs to `local` (and optionally a new peer
+ * address): the request goes out from the new path; the peer's COOKIE2 echo proves it answered (§3.5).
+ */
+export class MobikeUpdateInitiator implements InitiatorTask {
+  readonly name = "mobike-update";
+  readonly exchange = ExchangeType.informational;
+  readonly #local: string;
+  readonly #remote: string | undefined;
+  #cookie2: Uint8Array | undefined;
+  #previous: { local: Endpoint; remote: Endpoint } | undefined;
+
+  constructor(localAddress: string, remoteAddress?: string) {
+    this.#local = localAddress;
+    this.#remote = remoteAddress;
+  }
+
+  shouldRun(sa: IkeSa): boolean {
+    return sa.mobike && sa.isInitiator && sa.state === "established";
+  }
+
+  build(sa: IkeSa, ctx: TaskContext): Payload[] {
+    this.#previous ??= { local: sa.local, remote: sa.remote };
+    // RFC 4555 §3.3: MOBIKE runs on the NAT-T port pair.
+    sa.local = { address: this.#local, port: sa.config.ports.natT };
+    sa.remote = { address: this.#remote ?? sa.remote.address, port: sa.config.ports.natT };
+    this.#cookie2 ??= ctx.random(COOKIE2_LENGTH);
+    return [
+      notify(NotifyType.updateSaAddresses),
+      ...natDetectionNotifies(sa.initiatorSpi, sa.responderSpi, sa.local, sa.remote),
+      notify(NotifyType.cookie2, this.#cookie2),
+      notify(NotifyType.noAdditionalAddresses),
+    ];
+  }
+
+  process(sa: IkeSa, response: Received, ctx: TaskContext): TaskOutcome {
+    const p = response.payloads;
+    const echo = notifies(p, NotifyType.cookie2)[0];
+    if (!echo || !constantTimeEqual(echo.data, this.#cookie2!)) {
+      // §3.8: a missing or wrong COOKIE2 echo means the response is not for this request.
+      ctx.counters.increment("ike.mobike.cookie2-mismatch");
+      return { kind: "failed", reason: "COOKIE2 not echoed", notify: NotifyType.cookie2, closeIkeSa: true };
+    }
+    const error = errorNotify(p);
+    if (error) {
+      if (this.#previous) {
+        sa.local = this.#previous.local;
+        sa.remote = this.#previous.remote;
+      }
+      return { kind: "failed", reason: "peer refused the address update", notify: error.notifyType, closeIkeSa: false };
+    }
+    const nat = detectNat(p, sa.initiatorSpi, sa.responderSpi, response.from, response.to);
+    if (nat.present) {
+      sa.natLocal = nat.local;
+      sa.natRemote = nat.remote;
+    }
+    ctx.counters.increment("ike.mobike.updated");
+    emitEndpoints(sa, ctx);
+    return { kind: "done" };
+  }
+}
+
+function addressesFrom(payloads: readonly Payload[]): string[] {
+  const out: string[] = [];
+  for (const n of notifies(payloads, NotifyType.additionalIp6Address)) if (n.data.length === 16) out.push(formatIpv6(n.data));
+  for (const n of notifies(payloads, NotifyType.additionalIp4Address)) if (n.data.length === 4) out.push(formatIpv4(n.data));
+  return out.slice(0, 8);
+}
+
+/** Answers MOBIKE INFORMATIONALs: address updates, address lists and return-routability checks (COOKIE2 echo). */
+export class MobikeResponder implements ResponderTask {
+  readonly name = "mobike";
+  respond(sa: IkeSa, request: Received, ctx: TaskContext): ResponderReply {
+    const p = request.payloads;
+    const reply: Payload[] = [];
+    if (notifies(p, NotifyType.updateSaAddresses).length > 0) {
+      if (!sa.mobike || sa.isInitiator) {
+        ctx.counters.increment("ike.mobike.update-refused");
+      } else {
+        const nat = detectNat(p, sa.initiatorSpi, sa.responderSpi, request.from, request.to);
+        if (nat.present) {
+          sa.natLocal = nat.local;
+          sa.natRemote = nat.remote;
+        }
+        // §3.5: the SA moves to the addresses this (authenticated) request came from.
+        sa.remote = request.from;
+        sa.local = request.to;
+        ctx.counters.increment("ike.mobike.updated");
+        emitEndpoints(sa, ctx);
+        reply.push(...natDetectionNotifies(sa.initiatorSpi, sa.responderSpi, sa.local, sa.remote));
+      }
+    }
+    if (notifies(p, NotifyType.noAdditionalAddresses).length > 0 || notifies(p, NotifyType.additionalIp6Address).length > 0 || notifies(p, NotifyType.additionalIp4Address).length > 0) {
+      // §3.6: a received list replaces the stored one.
+      sa.peerAdditionalAddresses = addressesFrom(p);
+      ctx.emit({ kind: "peer-addresses", ikeSaName: sa.name, addresses: sa.peerAdditionalAddresses });
+    }
+    const cookie2 = notifies(p, NotifyType.cookie2)[0];
+    if (cookie2) reply.push(notify(NotifyType.cookie2, cookie2.data));
+    return { payloads: reply, then: "keep" };
+  }
+}
