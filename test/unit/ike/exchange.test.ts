@@ -23,7 +23,7 @@ describe("IKE_SA_INIT + IKE_AUTH with PSK", () => {
     ["aes256gcm16-prfsha384-ecp384", "aes256gcm16"],
     ["aes128-sha256-ecp256", "aes128-sha256"],
     ["aes256-sha512-prfsha512-x25519", "aes256-sha256"],
-  ]) {
+  ] as const) {
     test(`${ike} / ${esp}: both sides install matching CHILD_SA keys`, () => {
       const { a, b, net } = pair(config({ remote: "b.lab", ike, esp }), config({ local: "b.lab", ike, esp, localTs: "2001:db8:b::/64", remoteTs: "2001:db8:a::/64" }));
       net.run();

@@ -27,7 +27,7 @@ export function seededRandom(seed: string): RandomSource {
 
 export const psk = (text = "lab-psk-0123456789abcdef"): AuthConfig => ({ kind: "psk", secret: new SecretBytes(new TextEncoder().encode(text)) });
 
-export function config(over: Partial<IkeConfig> & { ike?: string; esp?: string; local?: string; remote?: string; localTs?: string; remoteTs?: string } = {}): IkeConfig {
+export function config(over: Omit<Partial<IkeConfig>, "localTs" | "remoteTs"> & { ike?: string; esp?: string; local?: string; remote?: string; localTs?: string; remoteTs?: string } = {}): IkeConfig {
   const ike = parseProposals(over.ike ?? "aes128gcm16-prfsha256-x25519", "ike");
   const esp = parseProposals(over.esp ?? "aes128gcm16", "esp");
   if (!ike.ok || !esp.ok) throw new Error("bad proposal in test");
