@@ -28,6 +28,7 @@ import {
   mobileNetworkRoute,
   mobileNetworkRule,
   netRuleset,
+  routerIpv4Default,
   sysctlsFor,
   vethPlan,
 } from "./setup-plan.ts";
@@ -304,6 +305,7 @@ export class Lab {
     state.cut = undefined;
     await emulator.command({ op: "restore", link: name });
     await this.#applyLink(name);
+    await ipBatch(this.ns("mr"), [routerIpv4Default(this.topology)]);
     await this.useUplink(this.#uplink);
   }
 

@@ -98,6 +98,7 @@ class Emulator {
   readonly #poll: PollSet;
   readonly #stdinIndex: number;
   readonly #stdinBuffer = new Uint8Array(64 * 1024);
+  readonly #decoder = new TextDecoder();
   #stdinText = "";
   #running = true;
   readonly #startedAt = performance.now();
@@ -209,7 +210,7 @@ class Emulator {
         this.#running = false;
         break;
       }
-      this.#stdinText += new TextDecoder().decode(this.#stdinBuffer.subarray(0, r.value));
+      this.#stdinText += this.#decoder.decode(this.#stdinBuffer.subarray(0, r.value), { stream: true });
     }
     let newline = this.#stdinText.indexOf("\n");
     while (newline >= 0) {

@@ -102,7 +102,7 @@ export function addressPlan(t: LabTopology): Record<LabNode, BatchPlan> {
       any: [
         "link set lo up",
         ...addressLines(lte.router, wifi.router, t.mobileRouterLan),
-        `route add default via ${ipv4Of(lte.gateway)} dev ${lte.router.name}`,
+        routerIpv4Default(t),
       ],
       v4: [],
       v6: [],
@@ -183,6 +183,13 @@ export function mobileNetworkRoute(t: LabTopology, name: AccessLinkName): { read
     mr: `route replace default via ${ipv6Of(a.gateway)} dev ${a.router.name}`,
     net: `route replace ${t.mobileNetworkPrefix} via ${ipv6Of(a.router)} dev ${a.gateway.name}`,
   };
+}
+
+/** mr's IPv4 default route: over the first access network with an IPv4 path (LTE). */
+export function routerIpv4Default(t: LabTopology): string {
+  const a = ACCESS_LINKS.map((l) => t.access[l]).find((x) => x.gateway.ipv4 !== undefined);
+  if (a === undefined) throw new Error("no access network has IPv4");
+  return `route replace default via ${ipv4Of(a.gateway)} dev ${a.router.name}`;
 }
 
 export function mobileNetworkRule(t: LabTopology, name: AccessLinkName, verb: "add" | "del"): string {

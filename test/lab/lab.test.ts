@@ -94,6 +94,8 @@ describe.skipIf(!canRun)("lab", () => {
     expect((await linkState("mr", lte0)).flags).not.toContain("NO-CARRIER");
     const q = await ping(lab, "lan", cn, { count: 5 });
     expect(q.received).toBeGreaterThanOrEqual(3);
+    const v4 = await ping(lab, "mr", ipv4Of(lab.topology.coreHomeAgent), { count: 3 });
+    expect(v4.received).toBeGreaterThanOrEqual(2);
   });
 
   test("blackhole: the link stays up, the emulator drops everything; restore brings pings back", async () => {
