@@ -6,7 +6,7 @@ import { dirname, relative, resolve } from "node:path";
 const root = resolve(import.meta.dir, "../..");
 
 /** Protocol cores and codecs: bytes/events in, bytes/actions out, clock injected. */
-const coreFolders = ["firmware/core", "firmware/wire", "firmware/ipsec", "firmware/ike", "firmware/mobility", "firmware/links", "firmware/multicoa"];
+const coreFolders = ["firmware/core", "firmware/wire", "firmware/ipsec", "firmware/ike", "firmware/mobility", "firmware/links", "firmware/multicoa", "firmware/fleet"];
 /** What a core may not touch: the real clock, timers, sockets, FFI, processes, the file system. */
 const forbiddenInCores: readonly [RegExp, string][] = [
   [/\bDate\.now\s*\(/, "Date.now()"],
