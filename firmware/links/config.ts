@@ -191,9 +191,9 @@ export const DEFAULT_LINK_POLICY_CONFIG: LinkPolicyConfig = {
   idleAfterMs: 120_000,
   probe: DEFAULT_PROBE_CONFIG,
   health: {
-    failWindow: { failures: 3, of: 5 },
-    qualityWindow: 10,
-    minQualitySamples: 5,
+    failWindow: { failures: 4, of: 6 },
+    qualityWindow: 20,
+    minQualitySamples: 8,
     failLossRatio: 0.3,
     recoverLossRatio: 0.1,
     failRttMs: 1_000,

@@ -120,9 +120,16 @@ export class LinkHealthTracker {
       case "down":
       case "unknown": {
         if (trailingAnswered(judged) < h.recoverProbes) return this.#resetHold();
-        if (goodQ) return this.#holdThenUp("recovered", fmt, now);
+        // Losses before the first answer are the tail of the outage; judge what came after.
+        const answering = judged.slice(judged.findIndex((o) => o.answered));
+        const r = qualityOf(answering.slice(-h.qualityWindow));
+        const detail = `loss ${(r.lossRatio * 100).toFixed(0)}% rtt ${r.rttMs?.toFixed(0) ?? "?"} ms jitter ${r.jitterMs?.toFixed(0) ?? "?"} ms over ${r.samples}`;
+        if (r.lossRatio <= h.recoverLossRatio && (r.rttMs ?? Infinity) <= h.recoverRttMs && (r.jitterMs ?? 0) <= h.recoverJitterMs) {
+          return this.#holdThenUp("recovered", detail, now);
+        }
         this.#resetHold();
-        return this.#health === "down" || failQ ? this.#go("degraded", "answering-poorly", fmt, now) : undefined;
+        const poor = r.samples >= h.minQualitySamples || r.lossRatio >= h.failLossRatio || (r.rttMs ?? 0) >= h.failRttMs;
+        return poor ? this.#go("degraded", "answering-poorly", detail, now) : undefined;
       }
     }
   }

@@ -12,6 +12,15 @@ import type { ProbeMode, ProbeStats } from "./probe-scheduler.ts";
 import { radioMarginDb, scoreLink, slopeDbPerSecond, type ScoreBreakdown, type TrendPoint } from "./score.ts";
 import { SwitchBudget } from "./switch-budget.ts";
 
+/** Radio-predictive moves may spend this multiple of the switch budget (they anticipate a failure). */
+const ANTICIPATORY_BUDGET_ALLOWANCE = 2;
+/** A trend steeper than this (dB/s, down) counts as falling for the radio prediction. */
+const FALLING_DB_PER_S = 0.5;
+/** How much better (dB, predicted) a radio-predictive target must be when its own margin is only fair. */
+const RADIO_ADVANTAGE_DB = 6;
+/** The same hold (rule and target) is recorded at most this often. */
+const HOLD_RECORD_INTERVAL_MS = 60_000;
+
 /** What the policy asks the rest of the router to do. */
 export type LinkAction =
   /** Register this care-of address (binding update with its BID) and make sure the SA can use it; answer with handlePrepared. */
@@ -33,6 +42,8 @@ interface LinkState {
   probe: ProbeStats | undefined;
   radioHistory: TrendPoint[];
   marginDb: number | undefined;
+  /** Mean margin over the trend window: what the score uses, so shadowing noise does not move traffic. */
+  smoothedMarginDb: number | undefined;
   trendDbPerS: number | undefined;
   predictedMarginDb: number | undefined;
   radioWeak: boolean;
@@ -63,6 +74,7 @@ export class LinkPolicy {
   #flows: FlowAssignment[] = [];
   #dueAt: Instant;
   #lastHold: string | undefined;
+  #lastHoldAt: Instant | undefined;
   #allDown = false;
 
   constructor(config: LinkPolicyConfig, links: readonly LinkConfig[], now: Instant, counters?: Counters) {
@@ -83,6 +95,7 @@ export class LinkPolicy {
         probe: undefined,
         radioHistory: [],
         marginDb: undefined,
+        smoothedMarginDb: undefined,
         trendDbPerS: undefined,
         predictedMarginDb: undefined,
         radioWeak: false,
@@ -207,6 +220,7 @@ export class LinkPolicy {
     const last = s.radioHistory[s.radioHistory.length - 1];
     s.marginDb = last && now - last.at <= r.trendWindowMs ? last.marginDb : undefined;
     s.trendDbPerS = s.marginDb === undefined ? undefined : slopeDbPerSecond(s.radioHistory, r.minTrendSamples);
+    s.smoothedMarginDb = s.marginDb === undefined ? undefined : s.radioHistory.reduce((a, p) => a + p.marginDb, 0) / s.radioHistory.length;
     s.predictedMarginDb =
       s.marginDb === undefined ? undefined : s.trendDbPerS === undefined ? s.marginDb : s.marginDb + Math.min(0, s.trendDbPerS) * (r.horizonMs / 1000);
     if (s.marginDb === undefined) s.radioWeak = false;
@@ -244,7 +258,7 @@ export class LinkPolicy {
       {
         link: s.config,
         sample: s.sample,
-        marginDb: s.marginDb,
+        marginDb: s.smoothedMarginDb,
         predictedMarginDb: s.predictedMarginDb,
         probe: s.probe,
         penalty: s.damping.penalty(now),
@@ -300,18 +314,24 @@ export class LinkPolicy {
     // Make-before-break: when the primary is at risk, register the best alternative now, before probes fail.
     const alternative = this.#best(candidates, current.config.id);
     if (alternative && this.#atRisk(current)) this.#ensurePrepared(alternative, now, "at-risk", this.#riskText(current));
+    // Radio prediction: preference and price do not matter when the current link is about to fail;
+    // the target must have a clear radio margin that is not falling itself (no ping-pong between two weak links).
+    if (alternative && this.#radioFailing(current) && this.#radioSound(alternative, current)) {
+      // An anticipated failure may use twice the discretionary budget; only a real failure is never held back.
+      if (!this.#budget.available(now, ANTICIPATORY_BUDGET_ALLOWANCE)) {
+        return this.#hold("hold-budget", alternative, now, `radio failing on ${current.config.id} but the switch budget is spent`);
+      }
+      this.#moveTo(alternative, "radio-predictive", this.#riskText(current), now);
+      return;
+    }
     if (best === current) {
       this.#lastHold = undefined;
       return;
     }
     const sw = this.#config.switching;
-    const radioFailing = current.radioWeak && (current.trendDbPerS ?? 0) <= 0 && !best.radioWeak && best.score.total > current.score.total;
-    if (radioFailing) {
-      if (!this.#budget.available(now)) return this.#hold("hold-budget", best, now, `radio failing on ${current.config.id} but the switch budget is spent`);
-      this.#moveTo(best, "radio-predictive", this.#riskText(current), now);
-      return;
-    }
-    if (best.score.total <= current.score.total + sw.switchMarginPoints) {
+    // Asymmetric hysteresis on the radio too: traffic only moves by choice onto a link whose radio is good.
+    const bestRadioGood = best.marginDb === undefined || best.marginDb >= this.#config.radio.recoverMarginDb;
+    if (best.score.total <= current.score.total + sw.switchMarginPoints || this.#atRisk(best) || !bestRadioGood) {
       this.#lastHold = undefined;
       return; // inside the score hysteresis: hold without a record
     }
@@ -323,6 +343,30 @@ export class LinkPolicy {
     this.#moveTo(best, "better-score", gain, now);
   }
 
+  /**
+   * The radio says the link is about to fail: weak and not improving, or (make-before-break before the
+   * probes notice) below the recover margin and falling fast enough to cross the fail margin within the horizon.
+   */
+  #radioFailing(s: LinkState): boolean {
+    const r = this.#config.radio;
+    const trend = s.trendDbPerS ?? 0;
+    if (s.radioWeak) return trend <= 0;
+    return s.marginDb !== undefined && s.marginDb < r.recoverMarginDb && s.predictedMarginDb !== undefined && s.predictedMarginDb < r.failMarginDb && trend < -FALLING_DB_PER_S;
+  }
+
+  /**
+   * A radio-predictive target: healthy, not heading below the fail margin, and either good outright
+   * (above the recover margin) or clearly better than the failing link's prediction.
+   */
+  #radioSound(s: LinkState, failing: LinkState): boolean {
+    const r = this.#config.radio;
+    if (s.health.health !== "up" || s.suppressed || s.radioWeak) return false;
+    if (s.marginDb === undefined) return s.config.kind === "wired";
+    const predicted = s.predictedMarginDb ?? s.marginDb;
+    if (predicted < r.failMarginDb) return false;
+    return s.marginDb >= r.recoverMarginDb || predicted >= (failing.predictedMarginDb ?? r.failMarginDb) + RADIO_ADVANTAGE_DB;
+  }
+
   #riskText(s: LinkState): string {
     const f = (x: number | undefined) => (x === undefined ? "?" : x.toFixed(1));
     return `${s.config.id} radio margin ${f(s.marginDb)} dB, trend ${f(s.trendDbPerS)} dB/s, predicted ${f(s.predictedMarginDb)} dB, ${s.health.health}`;
@@ -330,8 +374,9 @@ export class LinkPolicy {
 
   #hold(rule: DecisionRule, target: LinkState, now: Instant, summary: string): void {
     const key = `${rule}:${target.config.id}`;
-    if (this.#lastHold === key) return;
+    if (this.#lastHold === key && this.#lastHoldAt !== undefined && now - this.#lastHoldAt < HOLD_RECORD_INTERVAL_MS) return;
     this.#lastHold = key;
+    this.#lastHoldAt = now;
     this.#record(now, rule, target.config.id, summary);
   }
 
@@ -425,6 +470,7 @@ export class LinkPolicy {
       else if (s.prepare === "preparing" || (s.prepare === "ready" && !carrying && this.#primaryAtRisk())) mode = "fast";
       else if (carrying) mode = this.#atRisk(s) ? "fast" : idle ? "idle" : "active";
       else if (health === "down" && s.probe !== undefined && s.probe.consecutiveAnswered > 0) mode = "fast";
+      else if (health === "degraded") mode = "active"; // a candidate waiting to recover needs samples
       else mode = idle ? "idle" : "standby";
       if (mode !== s.probeMode) {
         s.probeMode = mode;

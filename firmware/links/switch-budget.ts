@@ -17,9 +17,9 @@ export class SwitchBudget {
     return this.#times.length;
   }
 
-  /** True while another discretionary move fits in the window. */
-  available(now: Instant): boolean {
-    return this.used(now) < this.#max;
+  /** True while another move fits in the window; `allowance` scales the limit (anticipatory moves get more). */
+  available(now: Instant, allowance = 1): boolean {
+    return this.used(now) < this.#max * allowance;
   }
 
   record(now: Instant): void {
