@@ -10,4 +10,5 @@ export const commands: readonly Command[] = [
   { name: "status", summary: "local status from the running device (links, bindings, SAs, MQTT)", load: () => import("./status.ts") },
   { name: "mip6", summary: "Mobility Header tools: decode HEX (JSON), selftest-pcap FILE (tshark oracle)", load: () => import("./mip6.ts") },
   { name: "ipsec", summary: "ESP: suites and backends, selftest-pcap PCAP KEYS (tshark oracle with esp_sa keys)", load: () => import("./ipsec.ts") },
+  { name: "ike", summary: "IKEv2: probe a peer once (JSON result), or respond as a debug responder", load: () => import("./ike.ts") },
 ];
