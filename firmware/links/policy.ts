@@ -256,7 +256,7 @@ export class LinkPolicy {
   #updateScore(s: LinkState, now: Instant): void {
     s.score = scoreLink(
       {
-        link: s.config,
+        link: { ...s.config, bucket: s.bucket },
         sample: s.sample,
         marginDb: s.smoothedMarginDb,
         predictedMarginDb: s.predictedMarginDb,
@@ -395,7 +395,7 @@ export class LinkPolicy {
     if (previous !== undefined) this.#budget.record(now);
     this.#counters?.increment(`links.switch.${rule}`);
     this.#actions.push({ kind: "set-primary", link: id, previous });
-    this.#record(now, rule, id, `primary ${previous ?? "none"} → ${id}: ${why}`, previous);
+    this.#record(now, rule, id, `primary ${previous ?? "none"} → ${id}: ${why}`, { primaryBefore: previous });
   }
 
   #ensurePrepared(target: LinkState, now: Instant, rule: DecisionRule, why: string): void {
@@ -507,7 +507,8 @@ export class LinkPolicy {
     });
   }
 
-  #record(now: Instant, rule: DecisionRule, link: LinkId | undefined, summary: string, primaryBefore: LinkId | undefined = this.#primary): void {
+  #record(now: Instant, rule: DecisionRule, link: LinkId | undefined, summary: string, change?: { primaryBefore: LinkId | undefined }): void {
+    const primaryBefore = change === undefined ? this.#primary : change.primaryBefore;
     this.#decisions.push({
       sequence: ++this.#sequence,
       at: now,
