@@ -60,6 +60,10 @@ export class ProbeScheduler {
   #lastAnsweredAt: Instant | undefined;
   #srtt: number | undefined;
   #rttvar = 0;
+  /** RFC 6298 §5.5: each timeout doubles the timeout (up to the maximum) until a probe is answered. */
+  #backoff = 1;
+  /** Probes already counted lost whose late replies still teach the RTT estimator. */
+  readonly #expired = new Map<number, Instant>();
   /** Octets put on the wire by this link's probes (requests and the replies they asked for). */
   wireBytes = 0;
   sent = 0;
@@ -109,7 +113,7 @@ export class ProbeScheduler {
   get timeoutMs(): Duration {
     const c = this.#config;
     const rto = this.#srtt === undefined ? c.maxTimeoutMs / 2 : this.#srtt + 4 * this.#rttvar;
-    return Math.min(c.maxTimeoutMs, Math.max(c.minTimeoutMs, rto));
+    return Math.min(c.maxTimeoutMs, Math.max(c.minTimeoutMs, rto) * this.#backoff);
   }
 
   pollTimeout(): Instant | undefined {
@@ -123,6 +127,9 @@ export class ProbeScheduler {
     for (const [sequenceNumber, o] of this.#outstanding) {
       if (o.deadline <= now) {
         this.#outstanding.delete(sequenceNumber);
+        this.#expired.set(sequenceNumber, o.sentAt);
+        if (this.#expired.size > 16) this.#expired.delete(this.#expired.keys().next().value!);
+        this.#backoff = Math.min(this.#backoff * 2, 8);
         this.#record({ sequenceNumber, sentAt: o.sentAt, at: o.deadline, answered: false });
       }
     }
@@ -148,6 +155,14 @@ export class ProbeScheduler {
   handleReply(sequenceNumber: number, now: Instant, responderDelayMs = 0): ProbeOutcome | undefined {
     const o = this.#outstanding.get(sequenceNumber);
     if (o === undefined) {
+      const sentAt = this.#expired.get(sequenceNumber);
+      if (sentAt !== undefined) {
+        // Too late to count as answered, but a valid RTT sample: the timeout must learn a slower path.
+        this.#expired.delete(sequenceNumber);
+        this.#counters?.increment("links.probe.late-reply");
+        this.#learnRtt(Math.max(0, now - sentAt - responderDelayMs));
+        return undefined;
+      }
       this.#counters?.increment("links.probe.unexpected-reply");
       return undefined;
     }
@@ -197,15 +212,8 @@ export class ProbeScheduler {
       this.#consecutiveAnswered++;
       this.#consecutiveLost = 0;
       this.#lastAnsweredAt = outcome.at;
-      const r = outcome.rttMs!;
-      // RFC 6298 §2.2/2.3 with alpha 1/8, beta 1/4.
-      if (this.#srtt === undefined) {
-        this.#srtt = r;
-        this.#rttvar = r / 2;
-      } else {
-        this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - r);
-        this.#srtt = 0.875 * this.#srtt + 0.125 * r;
-      }
+      this.#learnRtt(outcome.rttMs!);
+      this.#backoff = 1;
       if (this.#lossFast && this.#consecutiveAnswered >= c.fastExitAnswers) this.#lossFast = false;
     } else {
       this.#consecutiveLost++;
@@ -218,6 +226,17 @@ export class ProbeScheduler {
         const soon = later(outcome.at, c.fastIntervalMs);
         if (soon < this.#nextSendAt) this.#nextSendAt = soon;
       }
+    }
+  }
+
+  /** RFC 6298 §2.2/2.3 with alpha 1/8, beta 1/4. */
+  #learnRtt(r: number): void {
+    if (this.#srtt === undefined) {
+      this.#srtt = r;
+      this.#rttvar = r / 2;
+    } else {
+      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - r);
+      this.#srtt = 0.875 * this.#srtt + 0.125 * r;
     }
   }
 
