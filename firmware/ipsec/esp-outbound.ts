@@ -69,19 +69,33 @@ export class EspOutbound {
    */
   protectInPlace(sa: SecurityAssociation, payloadLength: number, nextHeader: number, now: Instant): number {
     const out = sa.output;
-    if (out === undefined || sa.deleted) return this.#drop(EspCounter.outboundSaExpired);
+    if (out === undefined) return this.#drop(EspCounter.outboundSaExpired);
+    return this.protectAt(sa, out, 0, payloadLength, nextHeader, now);
+  }
+
+  /**
+   * The same, in a caller's buffer: the payload sits at `at + payloadOffset(sa)` in `out`, the ESP packet
+   * is written from `at` and its length returned. For batching data planes that seal straight into their
+   * send slots; `out` should be one long-lived buffer (FFI backends cache its address) with room for
+   * padding and ICV after the payload.
+   */
+  protectAt(sa: SecurityAssociation, out: Uint8Array, at: number, payloadLength: number, nextHeader: number, now: Instant): number {
+    if (sa.deleted || sa.direction !== "outbound") return this.#drop(EspCounter.outboundSaExpired);
     const lifetime = sa.lifetime;
     if (!lifetime.usable(now)) {
       this.#sad.report(sa, lifetime.expire("hard-expired", "time"));
       return this.#drop(EspCounter.outboundSaExpired);
     }
     const suite = sa.suite;
-    const payloadAt = ESP_HEADER_LEN + suite.ivLength;
+    const payloadAt = at + ESP_HEADER_LEN + suite.ivLength;
     let textPayload = payloadLength;
     if (sa.mode === "tunnel" && sa.tfcPadTo > payloadLength && nextHeader !== ESP_NEXT_HEADER_DUMMY) {
       textPayload = Math.min(sa.tfcPadTo, this.maxPayload(sa));
       out.fill(0, payloadAt + payloadLength, payloadAt + textPayload);
     }
+    const padLength = espPadLength(textPayload, suite.alignment);
+    const textLength = textPayload + padLength + ESP_TRAILER_LEN;
+    if (payloadAt + textLength + suite.icvLength > out.length) return this.#drop(EspCounter.tooBig);
     const step = sa.nextSequence();
     if (step === "exhausted") {
       // RFC 4303 §3.3.3: never cycle; the SA is done and a rekey is due.
@@ -89,14 +103,12 @@ export class EspOutbound {
       return this.#drop(EspCounter.sequenceExhausted);
     }
     if (step === "soft") this.#sad.report(sa, lifetime.expire("soft-expired", "sequence"));
-    const padLength = espPadLength(textPayload, suite.alignment);
-    const textLength = textPayload + padLength + ESP_TRAILER_LEN;
-    writeEspHeader(out, 0, sa.spi, sa.sequenceLow);
+    writeEspHeader(out, at, sa.spi, sa.sequenceLow);
     writeEspTrailer(out, payloadAt + textPayload, padLength, nextHeader);
-    sa.transform.seal(out, 0, textLength, sa.sequenceHigh, sa.sequenceLow, sa.extendedSequenceNumbers);
+    sa.transform.seal(out, at, textLength, sa.sequenceHigh, sa.sequenceLow, sa.extendedSequenceNumbers);
     const change = lifetime.count(payloadLength);
     if (change !== undefined) this.#sad.report(sa, change);
-    return payloadAt + textLength + suite.icvLength;
+    return payloadAt - at + textLength + suite.icvLength;
   }
 
   #drop(counter: EspCounterName): number {

@@ -1,9 +1,10 @@
 // Typed bun:ffi bindings over libc (one dlopen): file descriptors, ioctl, poll, fcntl; errno as a typed SysError.
 //
 // This is the only place, with its siblings in board/linux/ffi/, where bun:ffi may be imported.
-// Later bindings (sockets, sendmsg/recvmsg) join the `symbols` table below and reuse `call`.
+// Sockets (socket/bind/setsockopt, sendmsg/recvmsg, sendmmsg/recvmmsg) share the same table; their
+// struct layouts (msghdr, mmsghdr, sockaddr, cmsg) live beside this file in socket-structs.ts.
 
-import { dlopen, FFIType, read as peek, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, ptr, read as peek, type Pointer } from "bun:ffi";
 import { err, ok, type Result } from "../../../firmware/core/result.ts";
 
 /** A file descriptor returned by the kernel. */
@@ -88,6 +89,19 @@ function openLibc() {
     fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i64], returns: FFIType.i32 },
     ppoll: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
+    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    sendto: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i64_fast },
+    sendmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
+    recvmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
+    sendmmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+    recvmmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    readv: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
+    writev: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
+    if_nametoindex: { args: [FFIType.cstring], returns: FFIType.u32 },
+    eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
   } as const;
   let lastError: unknown;
   for (const path of LIBC_CANDIDATES) {
@@ -102,7 +116,7 @@ function openLibc() {
 
 const libc = openLibc();
 
-/** The calling thread's errno; read it right after the failing call, before any other libc call. */
+/** The calling thread's errno (each Worker has its own); read it right after the failing call, before any other libc call. */
 function lastErrno(): number {
   const location = libc.__errno_location() as Pointer | null;
   return location === null ? 0 : peek.i32(location, 0);
@@ -213,4 +227,155 @@ export class PollSet {
     const r = libc.ppoll(this.#bytes, this.#count, timeout, null);
     return r < 0 ? err(failure("ppoll")) : ok(r);
   }
+}
+
+// ---- sockets ------------------------------------------------------------------------------------
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const AF_PACKET = 17;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const SOCK_NONBLOCK = O_NONBLOCK;
+export const SOCK_CLOEXEC = O_CLOEXEC;
+export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_BINDTODEVICE = 25;
+export const SO_ATTACH_FILTER = 26;
+export const SO_SNDBUFFORCE = 32;
+export const SO_RCVBUFFORCE = 33;
+export const SOL_IP = 0;
+export const IP_TTL = 2;
+export const IP_PKTINFO = 8;
+export const IP_MTU_DISCOVER = 10;
+export const IP_PMTUDISC_DONT = 0;
+export const IP_PMTUDISC_PROBE = 3;
+export const SOL_IPV6 = 41;
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_MTU_DISCOVER = 23;
+export const IPV6_PMTUDISC_DONT = 0;
+export const IPV6_PMTUDISC_PROBE = 3;
+export const IPV6_HDRINCL = 36;
+export const IPV6_RECVPKTINFO = 49;
+export const IPV6_PKTINFO = 50;
+export const IPV6_DONTFRAG = 62;
+export const SOL_PACKET = 263;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_ESP = 50;
+export const IPPROTO_RAW = 255;
+export const ETH_P_IPV6 = 0x86dd;
+export const MSG_DONTWAIT = 0x40;
+export const EFD_NONBLOCK = O_NONBLOCK;
+export const EFD_CLOEXEC = O_CLOEXEC;
+
+/**
+ * The address of a buffer's first byte, for structs that hold pointers. The buffer must be backed by
+ * its own ArrayBuffer (`new Uint8Array(new ArrayBuffer(n))`) and stay referenced as long as the address is
+ * used; reading `.buffer` first makes JSC move inline bytes out of the GC heap before the address is taken.
+ */
+export function addressOf(buffer: Uint8Array | Uint32Array | Int32Array | DataView): number {
+  void buffer.buffer;
+  return ptr(buffer);
+}
+
+/** socket(2); `type` may include SOCK_NONBLOCK | SOCK_CLOEXEC. */
+export function socket(domain: number, type: number, protocol: number): SysResult<Fd> {
+  const fd = libc.socket(domain, type, protocol);
+  return fd < 0 ? err(failure("socket")) : ok(fd as Fd);
+}
+
+/** bind(2) with a ready-made sockaddr (see socket-structs.ts). */
+export function bind(fd: Fd, address: Uint8Array): SysResult<void> {
+  return libc.bind(fd, address, address.length) < 0 ? err(failure("bind")) : ok(undefined);
+}
+
+/** setsockopt(2) with the option value as bytes. */
+export function setsockopt(fd: Fd, level: number, name: number, value: Uint8Array): SysResult<void> {
+  return libc.setsockopt(fd, level, name, value, value.length) < 0 ? err(failure(`setsockopt(${level},${name})`)) : ok(undefined);
+}
+
+/** setsockopt(2) with an `int` value. */
+export function setsockoptInt(fd: Fd, level: number, name: number, value: number): SysResult<void> {
+  const bytes = new Uint8Array(new ArrayBuffer(4));
+  new DataView(bytes.buffer).setInt32(0, value, true);
+  return setsockopt(fd, level, name, bytes);
+}
+
+/** getsockopt(2) for an `int` option. */
+export function getsockoptInt(fd: Fd, level: number, name: number): SysResult<number> {
+  const value = new Int32Array(new ArrayBuffer(8));
+  const length = new Uint32Array(new ArrayBuffer(4));
+  length[0] = 4;
+  return libc.getsockopt(fd, level, name, value, length) < 0 ? err(failure(`getsockopt(${level},${name})`)) : ok(value[0]!);
+}
+
+/** Pins a socket to one interface (SO_BINDTODEVICE): its sends leave there, it receives only what arrived there. */
+export function bindToDevice(fd: Fd, interfaceName: string): SysResult<void> {
+  return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, cString(interfaceName));
+}
+
+/** sendto(2); resolves to the octets sent. */
+export function sendto(fd: Fd, data: Uint8Array, flags: number, destination: Uint8Array): SysResult<number> {
+  const n = Number(libc.sendto(fd, data, data.length, flags, destination, destination.length));
+  return n < 0 ? err(failure("sendto")) : ok(n);
+}
+
+/**
+ * The hot-path calls: pointers are addresses the caller took once (`addressOf`) of preallocated
+ * structs; the result is the syscall's value, or −errno on failure, so nothing is allocated per call.
+ */
+export function sendmsgRaw(fd: Fd, message: number, flags: number): number {
+  const n = Number(libc.sendmsg(fd, message as Pointer, flags));
+  return n < 0 ? -lastErrno() : n;
+}
+
+export function recvmsgRaw(fd: Fd, message: number, flags: number): number {
+  const n = Number(libc.recvmsg(fd, message as Pointer, flags));
+  return n < 0 ? -lastErrno() : n;
+}
+
+export function sendmmsgRaw(fd: Fd, vector: number, count: number, flags: number): number {
+  const n = libc.sendmmsg(fd, vector as Pointer, count, flags);
+  return n < 0 ? -lastErrno() : n;
+}
+
+export function recvmmsgRaw(fd: Fd, vector: number, count: number, flags: number): number {
+  const n = libc.recvmmsg(fd, vector as Pointer, count, flags, null);
+  return n < 0 ? -lastErrno() : n;
+}
+
+/** read(2) into `[address, address+length)`; the count read or −errno. */
+export function readRaw(fd: Fd, address: number, length: number): number {
+  const n = Number(libc.read(fd, address as Pointer, length));
+  return n < 0 ? -lastErrno() : n;
+}
+
+/** write(2) from `[address, address+length)`; the count written or −errno. */
+export function writeRaw(fd: Fd, address: number, length: number): number {
+  const n = Number(libc.write(fd, address as Pointer, length));
+  return n < 0 ? -lastErrno() : n;
+}
+
+export function readvRaw(fd: Fd, iovecs: number, count: number): number {
+  const n = Number(libc.readv(fd, iovecs as Pointer, count));
+  return n < 0 ? -lastErrno() : n;
+}
+
+export function writevRaw(fd: Fd, iovecs: number, count: number): number {
+  const n = Number(libc.writev(fd, iovecs as Pointer, count));
+  return n < 0 ? -lastErrno() : n;
+}
+
+/** if_nametoindex(3); ENODEV when the interface does not exist in this namespace. */
+export function interfaceIndex(name: string): SysResult<number> {
+  const index = libc.if_nametoindex(cString(name));
+  return index === 0 ? err(failure("if_nametoindex")) : ok(index);
+}
+
+/** eventfd(2): a counter another thread can write to wake a `ppoll` on this descriptor. */
+export function eventfd(initial: number, flags: number): SysResult<Fd> {
+  const fd = libc.eventfd(initial, flags);
+  return fd < 0 ? err(failure("eventfd")) : ok(fd as Fd);
 }
