@@ -6,10 +6,9 @@ import { instant, type Instant } from "../core/instant.ts";
 import { SecretBytes } from "../core/secret.ts";
 import { emitIcmpv6 } from "../wire/icmpv6.ts";
 import { emitIpv6Packet } from "../wire/ipv6.ts";
-import { buFlags } from "../wire/mobility-header.ts";
+import { buFlags, encodeMobilityMessage } from "../wire/mobility-header.ts";
 import { IpProtocol } from "../wire/protocol-numbers.ts";
 import { parseIpv4, parseIpv6 } from "../wire/address.ts";
-import { encodeMobilityPacket } from "../mobility/mobility-packet.ts";
 import { EspOutbound } from "./esp-outbound.ts";
 import { sealTransportIpv6, sealTunnelPacket } from "./esp-packets.ts";
 import type { EspKeys } from "./esp-transform.ts";
@@ -102,13 +101,21 @@ export function buildSelftestCapture(provider: CryptoProvider, random: (into: Ui
     const icmp = emitIcmpv6({ kind: "echo-request", identifier: 0x4d49, sequenceNumber, data }, { source: address(a.home), destination: address(a.correspondent) });
     return emitIpv6Packet({ source: a.home, destination: a.correspondent, upperProtocol: IpProtocol.icmpv6, upperPayload: icmp });
   };
-  const bindingUpdate = (sequenceNumber: number): Uint8Array =>
-    encodeMobilityPacket({
-      message: { type: "binding-update", sequenceNumber, flags: buFlags({ acknowledge: true, homeRegistration: true, mobileRouter: true }), lifetimeUnits: 0x100, options: [] },
+  // A BU from the care-of address with a Home Address option (RFC 6275 §6.3); its checksum covers
+  // the home address (§6.1.1). Built from the wire codecs: the IPsec core does not import mobility.
+  const bindingUpdate = (sequenceNumber: number): Uint8Array => {
+    const message = encodeMobilityMessage(
+      { type: "binding-update", sequenceNumber, flags: buFlags({ acknowledge: true, homeRegistration: true, mobileRouter: true }), lifetimeUnits: 0x100, options: [] },
+      { source: address(a.home), destination: address(a.homeAgent) },
+    );
+    return emitIpv6Packet({
       source: a.careOf,
       destination: a.homeAgent,
-      homeAddressOption: a.home,
+      extensionHeaders: [{ kind: "destination-options", options: [{ type: "home-address", homeAddress: a.home }] }],
+      upperProtocol: IpProtocol.mobility,
+      upperPayload: message,
     });
+  };
 
   const record = (p: Omit<SelftestPacket, "timestampMs">) => {
     packets.push({ ...p, timestampMs: clock });
