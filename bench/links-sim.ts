@@ -1,6 +1,6 @@
 // Trace-driven evaluation of uplink selection: runs monami's LinkEngine and an mwan3-like baseline on virtual time and scores both.
 
-import { linkId, type LinkId, type LinkKind } from "../board/api/link-metrics.ts";
+import type { LinkId, LinkKind } from "../board/api/link-metrics.ts";
 import { LinkTraceReplay, packetFate, seededRandom, type LinkTrace } from "../board/sim/link-trace-replay.ts";
 import { Counters } from "../firmware/core/counters.ts";
 import { instant, type Instant } from "../firmware/core/instant.ts";
@@ -246,4 +246,3 @@ export function lteProbeBudget(config: LinkPolicyConfig): { standbyMbPerDay: num
   return { standbyMbPerDay: mb(p.standbyIntervalMs), activeMbPerDay: mb(p.activeIntervalMs), idleMbPerDay: mb(p.idleIntervalMs) };
 }
 
-export { linkId };
