@@ -57,7 +57,7 @@ export class LifetimeTracker {
     return this.#state;
   }
 
-  /** Whether the SA may still carry a packet at `now` (hard limits, time included). Marks time expiry. */
+  /** Whether the SA may still carry a packet at `now`: not hard-expired and before the hard deadline. */
   usable(now: Instant): boolean {
     if (this.#state === "hard-expired") return false;
     return now < this.#hardAt;
