@@ -334,6 +334,10 @@ async function probe(v: Values): Promise<number> {
     }
     const hold = Number(v.hold ?? 0);
     if (ok && hold > 0) await new Promise((r) => setTimeout(r, hold * 1000));
+    // The peer may have rekeyed the IKE SA meanwhile: delete whichever one is current.
+    const current = endpoint.ikeSas.find((s) => s.state === "established");
+    if (!current) return failure("the IKE SA is gone before we could delete it");
+    sa = current;
     const children = log.events.filter((e): e is Extract<IkeEvent, { kind: "child-sa-installed" }> => e.kind === "child-sa-installed");
     const established = log.events.filter((e): e is Extract<IkeEvent, { kind: "ike-sa-established" | "ike-sa-rekeyed" }> => e.kind === "ike-sa-established" || e.kind === "ike-sa-rekeyed");
     const mark = log.events.length;
@@ -372,7 +376,7 @@ async function respond(v: Values): Promise<number> {
       writeKeys(e);
       console.log(JSON.stringify(eventJson(e)));
       if (e.kind === "ike-sa-established") established++;
-      if (v.once && e.kind === "ike-sa-closed" && established > 0 && endpoint.ikeSas.every((s) => s.state === "closed" || s.state === "rekeyed")) finish(ExitCode.ok);
+      if (v.once && e.kind === "ike-sa-closed" && established > 0 && endpoint.ikeSas.length === 0) finish(ExitCode.ok);
     },
   });
   try {
