@@ -1,11 +1,12 @@
-// Fleet topic names: one device, seven topics under `{topicPrefix}/{deviceId}/`.
+// Fleet topic names: one device, eleven topics under `{topicPrefix}/{deviceId}/`.
 
 import { err, ok, type Result } from "../core/result.ts";
 
 /**
  * Every topic the device uses. QoS and retain are fixed per topic (see docs/fleet-topics.md):
  * presence (retained, QoS 1, also the Will), telemetry / events / config result (QoS 1, through the outbox),
- * metrics (QoS 0, never stored), reported state (retained, QoS 1, outbox), desired config (subscribed, QoS 1).
+ * metrics (QoS 0, never stored), reported state (retained, QoS 1, outbox), desired config (subscribed, QoS 1),
+ * OTA: job (subscribed), status (retained, outbox), chunk request (QoS 0, direct), chunk (subscribed).
  */
 export interface FleetTopics {
   readonly presence: string;
@@ -15,6 +16,10 @@ export interface FleetTopics {
   readonly reported: string;
   readonly desired: string;
   readonly result: string;
+  readonly otaJob: string;
+  readonly otaStatus: string;
+  readonly otaChunkRequest: string;
+  readonly otaChunk: string;
 }
 
 const LEVEL = /^[A-Za-z0-9._-]+$/;
@@ -33,5 +38,9 @@ export function fleetTopics(topicPrefix: string, deviceId: string): Result<Fleet
     reported: `${base}/state/reported`,
     desired: `${base}/config/desired`,
     result: `${base}/config/result`,
+    otaJob: `${base}/ota/job`,
+    otaStatus: `${base}/ota/status`,
+    otaChunkRequest: `${base}/ota/chunk/request`,
+    otaChunk: `${base}/ota/chunk`,
   });
 }

@@ -32,6 +32,9 @@ export interface FleetLinkOptions {
   readonly health?: Partial<Record<Exclude<HealthCheckName, "broker">, () => boolean>>;
   /** Reconfigures the other subsystems; an error rolls the candidate back at once. */
   readonly applyConfig?: (config: DeviceConfig) => Promise<Result<void, string>>;
+  /** More topics to subscribe to (from this link's topics), delivered to `onMessage`: the OTA agent's job and chunks. */
+  readonly subscriptions?: (topics: FleetTopics) => readonly string[];
+  readonly onMessage?: (topic: string, payload: Uint8Array) => void;
   readonly log?: (line: string) => void;
   readonly env?: Record<string, string | undefined>;
   readonly monotonic?: () => Instant;
@@ -116,6 +119,11 @@ export class FleetLink {
   /** Queues a QoS 1 event (handover, decision…) in the outbox. */
   publishEvent(type: EventType, data: unknown): void {
     this.#enqueue(this.#topics.events, 1, false, (stamp) => eventPayload(stamp, type, data));
+  }
+
+  /** Queues a message on any device topic through the durable outbox (QoS 1), stamped with seq/session/at. */
+  publishDurable(topic: string, retain: boolean, build: (stamp: Stamp) => Uint8Array): void {
+    this.#enqueue(topic, 1, retain, build);
   }
 
   /** Queues one durable telemetry snapshot now (the interval timer calls this too). */
@@ -258,6 +266,8 @@ export class FleetLink {
       counters: this.counters,
       wallClock: this.#wallClock,
       log: this.#log,
+      ...(this.#options.subscriptions ? { subscriptions: this.#options.subscriptions(topics.value) } : {}),
+      ...(this.#options.onMessage ? { onMessage: this.#options.onMessage } : {}),
       onDesired: (payload) => {
         this.#transaction.handleDesired(payload, this.#monotonic());
         void this.#runActions();

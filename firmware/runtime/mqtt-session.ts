@@ -38,6 +38,9 @@ export interface MqttSessionOptions {
   readonly log: (line: string) => void;
   /** A desired-config payload arrived (QoS 1 subscription). */
   readonly onDesired: (payload: Uint8Array) => void;
+  /** More topics subscribed (QoS 1) on every connection, e.g. the OTA job and chunk topics; delivered to `onMessage`. */
+  readonly subscriptions?: readonly string[];
+  readonly onMessage?: (topic: string, payload: Uint8Array) => void;
   /** The connection state changed (used as the `broker` health check). */
   readonly onStateChange?: (state: MqttConnectionState) => void;
 }
@@ -212,7 +215,11 @@ export class MqttSession {
       this.#onConnected(client);
     });
     client.on("message", (topic, payload) => {
-      if (client !== this.#client || topic !== this.#options.topics.desired) return;
+      if (client !== this.#client) return;
+      if (topic !== this.#options.topics.desired) {
+        if (this.#options.subscriptions?.includes(topic)) this.#options.onMessage?.(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+        return;
+      }
       this.#options.counters.increment("mqtt.rx.desired");
       this.#options.onDesired(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
     });
@@ -244,7 +251,7 @@ export class MqttSession {
     o.log(`mqtt: connected to ${o.url} as ${o.clientId} (MQTT ${this.#protocol}, session ${this.#session})`);
     const birth = presencePayload("online", this.#session, { firmware: o.firmware, at: o.wallClock() });
     client.publish(o.topics.presence, Buffer.from(birth), { qos: 1, retain: true });
-    client.subscribe(o.topics.desired, { qos: 1 }, (error) => {
+    client.subscribe([o.topics.desired, ...(o.subscriptions ?? [])], { qos: 1 }, (error) => {
       if (error && client === this.#client) o.log(`mqtt: subscribe failed: ${error.message}`);
     });
     this.#drain();

@@ -91,6 +91,10 @@ describe("topics, versions, back-off, protocol fallback", () => {
       reported: "fleet/eu/bus-1/state/reported",
       desired: "fleet/eu/bus-1/config/desired",
       result: "fleet/eu/bus-1/config/result",
+      otaJob: "fleet/eu/bus-1/ota/job",
+      otaStatus: "fleet/eu/bus-1/ota/status",
+      otaChunkRequest: "fleet/eu/bus-1/ota/chunk/request",
+      otaChunk: "fleet/eu/bus-1/ota/chunk",
     });
     expect(fleetTopics("monami", "bus/1").ok).toBe(false);
     expect(fleetTopics("monami", "+").ok).toBe(false);
