@@ -175,7 +175,9 @@ export class IkeEndpoint {
     const ourSpi = h.initiator ? h.responderSpi : h.initiatorSpi;
     const tm = this.#managers.get(ourSpi);
     if (!tm) {
-      errorAction("unknown-spi", h.response ? "response" : "request", "*", this.counters);
+      // Our own SPI in the other slot means a message of ours came back (reflection).
+      const ours = this.#managers.has(h.initiator ? h.initiatorSpi : h.responderSpi);
+      errorAction(ours ? "reflected" : "unknown-spi", h.response ? "response" : "request", "*", this.counters);
       return;
     }
     if (tm.sa.isInitiator === h.initiator) {
