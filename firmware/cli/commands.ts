@@ -11,4 +11,6 @@ export const commands: readonly Command[] = [
   { name: "mip6", summary: "Mobility Header tools: decode HEX (JSON), selftest-pcap FILE (tshark oracle)", load: () => import("./mip6.ts") },
   { name: "ipsec", summary: "ESP: suites and backends, selftest-pcap PCAP KEYS (tshark oracle with esp_sa keys)", load: () => import("./ipsec.ts") },
   { name: "ike", summary: "IKEv2: probe a peer once (JSON result), or respond as a debug responder", load: () => import("./ike.ts") },
+  { name: "router", summary: "mobile router daemon: run CONFIG, ctl SOCKET status|counters|uplink ID", load: () => import("./router.ts") },
+  { name: "homeagent", summary: "home agent daemon: run CONFIG, ctl SOCKET status|counters", load: () => import("./homeagent.ts") },
 ];

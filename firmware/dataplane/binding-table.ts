@@ -1,0 +1,97 @@
+// The home agent's per-packet view of its binding cache: which care-of addresses may send for, and receive, each mobile network.
+
+import type { Prefix } from "../wire/address.ts";
+import { prefixMatchesAt, prefixSelector, type PrefixSelector } from "../ipsec/traffic-selector.ts";
+import type { BindingCache } from "../mobility/binding-cache.ts";
+
+/** One mobile router as the data plane needs it; plain data so it crosses a postMessage. */
+export interface BindingTableEntry {
+  readonly homeAddress: string;
+  /** Registered mobile network prefixes (RFC 3963), `address/length`. */
+  readonly prefixes: readonly string[];
+  /**
+   * Registered IPv6 care-of addresses; the first is the one the binding cache chose to carry packets
+   * towards the router (`careOfAddressFor`), the rest are accepted as outer sources (RFC 5648 §6.5).
+   */
+  readonly careOfAddresses: readonly string[];
+}
+
+interface CompiledEntry {
+  readonly homeAddress: PrefixSelector;
+  readonly prefixes: readonly PrefixSelector[];
+  readonly careOfAddresses: readonly Uint8Array[];
+}
+
+/** Builds the table from the binding cache (the cache decides; this only mirrors it). */
+export function bindingTableFromCache(cache: BindingCache, homeAddresses: readonly string[]): BindingTableEntry[] {
+  const entries: BindingTableEntry[] = [];
+  for (const homeAddress of homeAddresses) {
+    const bindings = cache.bindingsOf(homeAddress).filter((b) => !b.homeBinding && b.careOfAddress.family === "ipv6");
+    if (bindings.length === 0) continue;
+    const chosen = cache.careOfAddressFor(homeAddress);
+    const ordered = bindings.map((b) => b.careOfAddress.address);
+    const first = chosen !== undefined && !chosen.homeBinding && chosen.careOfAddress.family === "ipv6" ? chosen.careOfAddress.address : ordered[0]!;
+    entries.push({
+      homeAddress,
+      prefixes: cache.prefixesOf(homeAddress).map((p: Prefix) => `${p.address}/${p.length}`),
+      careOfAddresses: [first, ...ordered.filter((a) => a !== first)],
+    });
+  }
+  return entries;
+}
+
+/** Lookups on raw address bytes, allocation-free. Replace the whole table on every binding change. */
+export class BindingTable {
+  readonly #entries: CompiledEntry[];
+
+  constructor(entries: readonly BindingTableEntry[]) {
+    this.#entries = entries.map((e) => ({
+      homeAddress: requirePrefix(e.homeAddress),
+      prefixes: e.prefixes.map(requirePrefix),
+      careOfAddresses: e.careOfAddresses.map((a) => requirePrefix(a).bytes),
+    }));
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** The entry whose home address or prefixes contain the address at `bytes[at, at+addressLength)`. */
+  #owner(bytes: Uint8Array, at: number, addressLength: number): CompiledEntry | undefined {
+    const entries = this.#entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (prefixMatchesAt(e.homeAddress, bytes, at, addressLength)) return e;
+      for (let k = 0; k < e.prefixes.length; k++) if (prefixMatchesAt(e.prefixes[k]!, bytes, at, addressLength)) return e;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether the outer source at `outer[outerAt, +16)` is a registered care-of address of the mobile
+   * router owning the inner source address at `inner[innerAt, +innerLength)`.
+   */
+  isRegistered(inner: Uint8Array, innerAt: number, innerLength: number, outer: Uint8Array, outerAt: number): boolean {
+    const owner = this.#owner(inner, innerAt, innerLength);
+    if (owner === undefined) return false;
+    for (let i = 0; i < owner.careOfAddresses.length; i++) if (equal16(owner.careOfAddresses[i]!, outer, outerAt)) return true;
+    return false;
+  }
+
+  /** The care-of address (16 octets) that carries packets to the inner destination, or undefined (no binding). */
+  careOfAddressFor(inner: Uint8Array, innerAt: number, innerLength: number): Uint8Array | undefined {
+    return this.#owner(inner, innerAt, innerLength)?.careOfAddresses[0];
+  }
+}
+
+function requirePrefix(text: string): PrefixSelector {
+  const p = prefixSelector(text);
+  if (p === undefined) throw new RangeError(`binding table: '${text}' is not an address or prefix`);
+  return p;
+}
+
+function equal16(a: Uint8Array, b: Uint8Array, at: number): boolean {
+  if (at + 16 > b.length) return false;
+  for (let i = 0; i < 16; i++) if (a[i] !== b[at + i]) return false;
+  return true;
+}

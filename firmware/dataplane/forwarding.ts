@@ -1,0 +1,63 @@
+// What the packet loop asks of a role's forwarding path: seal a packet from the tunnel interface, open one from an uplink.
+
+import type { Instant } from "../core/instant.ts";
+
+/**
+ * Where the packet loop reads an inner packet into a send slot: room before it for the ESP header and
+ * the largest IV (16, AES-CBC), so sealing happens in place and the ESP packet starts at
+ * `HEADROOM − 8 − ivLength` in the slot.
+ */
+export const HEADROOM = 24;
+/** Room after the inner packet for padding (≤ 15), Pad Length, Next Header and ICV (≤ 16). */
+export const TAILROOM = 40;
+
+/** `fromTunnelInterface` results below 0. */
+export const DROPPED = -1;
+/** The packet exceeds the chosen uplink's inner MTU: answer with Packet Too Big (`tooBigMtu`). */
+export const TOO_BIG = -2;
+
+export interface ForwardingPath {
+  /**
+   * Protects the inner packet at `data[slotAt + HEADROOM, + innerLength)` in place. Returns the uplink
+   * index to send on (the ESP packet is then `data[slotAt + sealedAt, + sealedLength)` and goes to
+   * `outerDestination`, from `outerSource` when set), or DROPPED (counted) or TOO_BIG.
+   */
+  fromTunnelInterface(data: Uint8Array, slotAt: number, innerLength: number, now: Instant): number;
+  readonly sealedAt: number;
+  readonly sealedLength: number;
+  /** 16 octets: the outer destination of the last sealed packet. */
+  readonly outerDestination: Uint8Array;
+  readonly tooBigMtu: number;
+  /**
+   * Opens the ESP packet `data[at, at+length)` that arrived on `uplink` from the outer source at
+   * `source[sourceAt, +16)`. True: write `data[payloadOffset, +payloadLength)` to the tunnel interface.
+   * False: dropped and counted.
+   */
+  fromUplink(uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, now: Instant): boolean;
+  readonly payloadOffset: number;
+  readonly payloadLength: number;
+}
+
+/** Drop counters the forwarding paths keep (ESP's own drops are `esp.drop.*`). */
+export const ForwardingCounter = {
+  noPolicy: "dataplane.drop.no-policy",
+  discardPolicy: "dataplane.drop.policy-discard",
+  bypassPolicy: "dataplane.drop.policy-bypass",
+  noSa: "dataplane.drop.no-sa",
+  noUplink: "dataplane.drop.no-uplink",
+  tooBig: "dataplane.drop.too-big",
+  notTunnel: "dataplane.drop.not-tunnel-mode",
+  noBinding: "dataplane.drop.no-binding",
+  unregisteredCareOf: "dataplane.drop.unregistered-care-of",
+  sendFailed: "dataplane.drop.send-failed",
+  tunWriteFailed: "dataplane.drop.tun-write-failed",
+  truncated: "dataplane.drop.truncated",
+  tooBigSent: "dataplane.icmp.packet-too-big.sent",
+  tooBigSuppressed: "dataplane.icmp.packet-too-big.suppressed",
+} as const;
+
+/** Inner IPv6 → Next Header 41, IPv4 → 4 (RFC 4303 §2.6), else −1. */
+export function tunnelNextHeader(data: Uint8Array, at: number): number {
+  const version = data[at]! >>> 4;
+  return version === 6 ? 41 : version === 4 ? 4 : -1;
+}

@@ -1,0 +1,93 @@
+// The home agent's forwarding path (RFC 3963 §6.7, RFC 5648 §6.5, §9.3.2): decrypt, then check the outer source against the binding cache.
+
+import type { Counters } from "../core/counters.ts";
+import type { Instant } from "../core/instant.ts";
+import type { EspInbound } from "../ipsec/esp-inbound.ts";
+import type { EspOutbound } from "../ipsec/esp-outbound.ts";
+import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
+import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
+import { ESP_HEADER_LEN } from "../wire/esp.ts";
+import { BindingTable } from "./binding-table.ts";
+import { DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader } from "./forwarding.ts";
+import { matchOutboundPolicy } from "./policy-lookup.ts";
+
+/**
+ * Towards a mobile router: SPD picks the SA, the binding table (the binding cache's choice, not the
+ * SA's endpoints) picks the care-of address that becomes the outer destination, per packet.
+ * From a mobile router: ESP is opened first (cheap checks, replay, AEAD, inner selectors), then the
+ * outer source must be a registered care-of address of the router owning the inner source; else
+ * the packet is dropped and counted (`dataplane.drop.unregistered-care-of`).
+ */
+export class HomeAgentForwarding implements ForwardingPath {
+  readonly #spd: SecurityPolicyDatabase;
+  readonly #sad: SecurityAssociationDatabase;
+  readonly #outbound: EspOutbound;
+  readonly #inbound: EspInbound;
+  readonly #counters: Counters;
+  /** The inner MTU of the home agent's uplink. */
+  innerMtu: number;
+  bindings = new BindingTable([]);
+  outerDestination: Uint8Array = new Uint8Array(16);
+  sealedAt = 0;
+  sealedLength = 0;
+  tooBigMtu = 0;
+  payloadOffset = 0;
+  payloadLength = 0;
+
+  constructor(options: { spd: SecurityPolicyDatabase; sad: SecurityAssociationDatabase; outbound: EspOutbound; inbound: EspInbound; counters: Counters; innerMtu: number }) {
+    this.#spd = options.spd;
+    this.#sad = options.sad;
+    this.#outbound = options.outbound;
+    this.#inbound = options.inbound;
+    this.#counters = options.counters;
+    this.innerMtu = options.innerMtu;
+  }
+
+  fromTunnelInterface(data: Uint8Array, slotAt: number, innerLength: number, now: Instant): number {
+    const innerAt = slotAt + HEADROOM;
+    const policy = matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
+    if (policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
+    if (policy.action !== "protect") return this.#drop(policy.action === "bypass" ? ForwardingCounter.bypassPolicy : ForwardingCounter.discardPolicy);
+    const sa = policy.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
+    if (sa === undefined) return this.#drop(ForwardingCounter.noSa);
+    const v6 = data[innerAt]! >>> 4 === 6;
+    const careOf = this.bindings.careOfAddressFor(data, innerAt + (v6 ? 24 : 16), v6 ? 16 : 4);
+    if (careOf === undefined) return this.#drop(ForwardingCounter.noBinding);
+    if (innerLength > this.innerMtu) {
+      this.tooBigMtu = this.innerMtu;
+      this.#counters.increment(ForwardingCounter.tooBig);
+      return TOO_BIG;
+    }
+    const espAt = innerAt - ESP_HEADER_LEN - sa.suite.ivLength;
+    const length = this.#outbound.protectAt(sa, data, espAt, innerLength, tunnelNextHeader(data, innerAt), now);
+    if (length < 0) return DROPPED;
+    this.outerDestination = careOf;
+    this.sealedAt = espAt - slotAt;
+    this.sealedLength = length;
+    return 0;
+  }
+
+  fromUplink(_uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, now: Instant): boolean {
+    if (!this.#inbound.process(data, at, length, now)) return false;
+    const r = this.#inbound.result;
+    if (r.sa!.mode !== "tunnel") return this.#reject(ForwardingCounter.notTunnel);
+    const innerAt = r.payloadOffset;
+    const v6 = data[innerAt]! >>> 4 === 6;
+    if (!this.bindings.isRegistered(data, innerAt + (v6 ? 8 : 12), v6 ? 16 : 4, source, sourceAt)) {
+      return this.#reject(ForwardingCounter.unregisteredCareOf);
+    }
+    this.payloadOffset = innerAt;
+    this.payloadLength = r.payloadLength;
+    return true;
+  }
+
+  #drop(counter: string): number {
+    this.#counters.increment(counter);
+    return DROPPED;
+  }
+
+  #reject(counter: string): false {
+    this.#counters.increment(counter);
+    return false;
+  }
+}

@@ -1,0 +1,55 @@
+// Messages between the control plane (main thread) and the packet loop (its Worker, or the main thread when measuring).
+
+import type { EspSuiteId } from "../crypto/suites.ts";
+import type { BindingTableEntry } from "./binding-table.ts";
+import type { StaticPolicySpec, StaticSaSpec } from "./static-security.ts";
+
+export type LoopRole = "router" | "homeagent";
+export type OuterSocketKind = "esp6";
+
+export interface UplinkSetup {
+  readonly id: string;
+  readonly interfaceName: string;
+  /** Link MTU of the interface. */
+  readonly mtu: number;
+  /** Router: the care-of address on this uplink (outer source of its ESP). */
+  readonly careOfAddress?: string;
+}
+
+export interface LoopSetup {
+  readonly role: LoopRole;
+  readonly tunName: string;
+  /** The tunnel SA's suite, for the inner MTU. */
+  readonly tunnelSuite: EspSuiteId;
+  readonly batchSize: number;
+  readonly uplinks: readonly UplinkSetup[];
+  /** Router: the home agent address (outer destination). */
+  readonly homeAgentAddress?: string;
+  /** Source address of Packet Too Big messages sent into the tunnel interface. */
+  readonly tooBigSource?: string;
+  readonly sas: readonly StaticSaSpec[];
+  readonly policies: readonly StaticPolicySpec[];
+  /** Open the Mobility signalling sockets (packet socket in, header-included raw socket out) per uplink. */
+  readonly signalling: boolean;
+  readonly socketBufferBytes: number;
+  /** Router: the uplink in use at start (index), −1 for none. */
+  readonly activeUplink?: number;
+}
+
+export type ToLoop =
+  | { readonly type: "start"; readonly setup: LoopSetup; readonly counters: SharedArrayBuffer; readonly control: SharedArrayBuffer }
+  | { readonly type: "active-uplink"; readonly index: number }
+  | { readonly type: "bindings"; readonly entries: readonly BindingTableEntry[] }
+  | { readonly type: "send-signalling"; readonly uplink: number; readonly destination: string; readonly packet: Uint8Array }
+  | { readonly type: "counters"; readonly id: number }
+  | { readonly type: "stop" };
+
+export type FromLoop =
+  | { readonly type: "ready"; readonly tunName: string; readonly tunnelMtu: number; readonly innerMtus: readonly number[]; readonly uplinkErrors: readonly string[] }
+  | { readonly type: "failed"; readonly message: string }
+  | { readonly type: "signalling"; readonly uplink: number; readonly packet: Uint8Array }
+  | { readonly type: "counters"; readonly id: number; readonly values: Record<string, number> }
+  | { readonly type: "stopped"; readonly closedDescriptors: number };
+
+/** Index 0 of the control Int32Array: set by the control plane after posting, so a busy loop yields to read it. */
+export const CONTROL_PENDING = 0;

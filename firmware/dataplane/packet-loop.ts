@@ -1,0 +1,273 @@
+// The batched packet loop: tunnel interface → seal → sendmmsg per uplink; recvmmsg per uplink → open → tunnel interface.
+
+import type { DatagramSocket } from "../../board/linux/raw-socket.ts";
+import { MessageBatch, SOCKADDR_IN6_LEN, writeSockaddrIn6 } from "../../board/linux/ffi/socket-structs.ts";
+import { type Fd, POLLIN, PollSet, readRaw, writeRaw } from "../../board/linux/ffi/libc.ts";
+import type { Counters } from "../core/counters.ts";
+import type { Instant } from "../core/instant.ts";
+import { buildPacketTooBig } from "../wire/icmpv6.ts";
+import { ForwardingCounter, type ForwardingPath, HEADROOM, TAILROOM, TOO_BIG } from "./forwarding.ts";
+import { HotCounter, type SharedCounters } from "./shared-counters.ts";
+
+/** One uplink's descriptors; any may be absent (interface missing at start: the loop runs without it). */
+export interface LoopUplink {
+  readonly id: string;
+  readonly interfaceIndex: number;
+  readonly esp: DatagramSocket | undefined;
+  /** Packet socket receiving Mobility signalling with extension headers (see packet-socket.ts). */
+  readonly signallingReceive: DatagramSocket | undefined;
+  /** Header-included raw socket sending whole signalling packets. */
+  readonly signallingSend: DatagramSocket | undefined;
+  /** Outer source written as IPV6_PKTINFO into each send (the care-of address); undefined: the socket's own. */
+  source: Uint8Array | undefined;
+}
+
+export interface PacketLoopOptions {
+  /** Packets per recvmmsg/sendmmsg (and TUN reads per pass). */
+  readonly batchSize: number;
+  /** Largest inner packet the tunnel interface may hand over (its MTU). */
+  readonly tunnelMtu: number;
+  /** Source of Packet Too Big messages (an address of ours on the inner side), or undefined: none sent. */
+  readonly tooBigSource: string | undefined;
+  /** Signalling packets received (whole IPv6 packets, a copy) with the uplink they came on. */
+  readonly onSignalling: (uplink: number, packet: Uint8Array) => void;
+}
+
+const EAGAIN = -11;
+const PACKET_TOO_BIG_PER_SECOND = 50;
+
+/**
+ * Owns the buffers, not the descriptors (the caller closes those). `pump(now)` does one pass and says
+ * whether it moved anything; `wait(ms)` blocks in ppoll until a descriptor is readable. Nothing on the
+ * per-packet path allocates: one send batch and one receive batch, each with fixed slots and pointers.
+ */
+export class PacketLoop {
+  readonly #tun: Fd;
+  readonly #uplinks: readonly LoopUplink[];
+  readonly #path: ForwardingPath;
+  readonly #hot: SharedCounters;
+  readonly #counters: Counters;
+  readonly #options: PacketLoopOptions;
+  readonly #send: MessageBatch;
+  readonly #receive: MessageBatch;
+  readonly #signalling: MessageBatch;
+  readonly #uplinkOf: Int32Array;
+  readonly #poll: PollSet;
+  readonly #maxInner: number;
+  #tooBigTokens = PACKET_TOO_BIG_PER_SECOND;
+  #tooBigRefilledAt = 0;
+
+  constructor(tun: Fd, uplinks: readonly LoopUplink[], path: ForwardingPath, hot: SharedCounters, counters: Counters, options: PacketLoopOptions, wake?: Fd) {
+    this.#tun = tun;
+    this.#uplinks = uplinks;
+    this.#path = path;
+    this.#hot = hot;
+    this.#counters = counters;
+    this.#options = options;
+    const slotSize = Math.ceil((HEADROOM + options.tunnelMtu + TAILROOM) / 64) * 64;
+    this.#maxInner = slotSize - HEADROOM - TAILROOM;
+    this.#send = new MessageBatch(options.batchSize, slotSize);
+    this.#receive = new MessageBatch(options.batchSize, Math.max(slotSize, 2048));
+    this.#signalling = new MessageBatch(4, 2048);
+    this.#uplinkOf = new Int32Array(options.batchSize);
+    this.#poll = new PollSet(2 + uplinks.length * 2);
+    this.#poll.add(tun, POLLIN);
+    for (const u of uplinks) {
+      if (u.esp) this.#poll.add(u.esp.fd, POLLIN);
+      if (u.signallingReceive) this.#poll.add(u.signallingReceive.fd, POLLIN);
+    }
+    if (wake !== undefined) this.#poll.add(wake, POLLIN);
+  }
+
+  /** Blocks until a descriptor is readable or `timeoutMs` passed (ppoll). */
+  wait(timeoutMs: number): void {
+    this.#hot.add(HotCounter["loop.polls"], 1);
+    this.#poll.poll(timeoutMs);
+  }
+
+  /** One pass: a batch from the tunnel interface, a batch from each uplink, pending signalling. */
+  pump(now: Instant): boolean {
+    this.#hot.add(HotCounter["loop.passes"], 1);
+    let moved = this.#fromTunnelInterface(now);
+    for (let u = 0; u < this.#uplinks.length; u++) {
+      const uplink = this.#uplinks[u]!;
+      if (uplink.esp !== undefined) moved += this.#fromUplink(u, uplink.esp, now);
+      if (uplink.signallingReceive !== undefined) moved += this.#signallingFrom(u, uplink.signallingReceive);
+    }
+    return moved > 0;
+  }
+
+  /** Sends one whole IPv6 signalling packet through an uplink's header-included socket. */
+  sendSignalling(uplink: number, packet: Uint8Array, destination: Uint8Array): boolean {
+    const socket = this.#uplinks[uplink]?.signallingSend;
+    if (socket === undefined) {
+      this.#counters.increment("dataplane.signalling.drop.no-socket");
+      return false;
+    }
+    const sent = socket.sendTo(packet, destination);
+    if (!sent.ok) {
+      this.#counters.increment(`dataplane.signalling.drop.${sent.error.code}`);
+      return false;
+    }
+    this.#hot.add(HotCounter["signalling.tx.packets"], 1);
+    return true;
+  }
+
+  #fromTunnelInterface(now: Instant): number {
+    const batch = this.#send;
+    const data = batch.data;
+    const path = this.#path;
+    const uplinkOf = this.#uplinkOf;
+    const capacity = batch.capacity;
+    let queued = 0;
+    let read = 0;
+    let bytes = 0;
+    while (queued < capacity) {
+      const slotAt = batch.slotOffset(queued);
+      const n = readRaw(this.#tun, batch.dataAddress + slotAt + HEADROOM, this.#maxInner);
+      if (n <= 0) break;
+      read++;
+      bytes += n;
+      const uplink = path.fromTunnelInterface(data, slotAt, n, now);
+      if (uplink < 0) {
+        if (uplink === TOO_BIG) this.#sendTooBig(data.subarray(slotAt + HEADROOM, slotAt + HEADROOM + n), path.tooBigMtu, now);
+        continue;
+      }
+      batch.prepareSend(queued, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
+      writeSockaddrIn6(batch.names, batch.nameOffset(queued), path.outerDestination, 0);
+      const u = this.#uplinks[uplink]!;
+      if (u.source !== undefined) batch.setSourceIpv6(queued, u.source, 0, u.interfaceIndex);
+      uplinkOf[queued] = uplink;
+      queued++;
+    }
+    if (read > 0) {
+      this.#hot.add(HotCounter["tun.rx.packets"], read);
+      this.#hot.add(HotCounter["tun.rx.bytes"], bytes);
+    }
+    if (queued > 0) this.#flush(queued);
+    return read;
+  }
+
+  /** sendmmsg runs of consecutive messages for the same uplink; a refused message is counted and skipped. */
+  #flush(queued: number): void {
+    const uplinkOf = this.#uplinkOf;
+    const batch = this.#send;
+    let start = 0;
+    let sentPackets = 0;
+    let sentBytes = 0;
+    while (start < queued) {
+      const uplink = uplinkOf[start]!;
+      let end = start + 1;
+      while (end < queued && uplinkOf[end] === uplink) end++;
+      const socket = this.#uplinks[uplink]!.esp;
+      let at = start;
+      while (at < end) {
+        const r = socket === undefined ? -19 : socket.sendBatch(batch, at, end - at);
+        this.#hot.add(HotCounter["loop.batch.tx"], 1);
+        if (r > 0) {
+          for (let i = at; i < at + r; i++) sentBytes += batch.receivedLength(i);
+          sentPackets += r;
+          at += r;
+          continue;
+        }
+        // The first message of the run was refused (EAGAIN with a full queue, ENETDOWN on a cut uplink, …).
+        this.#hot.add(HotCounter["esp.tx.errors"], 1);
+        this.#counters.increment(ForwardingCounter.sendFailed);
+        this.#counters.increment(`dataplane.send.errno.${-r}`);
+        at++;
+      }
+      start = end;
+    }
+    this.#hot.add(HotCounter["esp.tx.packets"], sentPackets);
+    this.#hot.add(HotCounter["esp.tx.bytes"], sentBytes);
+  }
+
+  #fromUplink(u: number, socket: DatagramSocket, now: Instant): number {
+    const batch = this.#receive;
+    const capacity = batch.capacity;
+    batch.prepareReceive(capacity, false);
+    const n = socket.receiveBatch(batch, capacity);
+    if (n <= 0) {
+      if (n !== EAGAIN && n !== 0) this.#counters.increment(`dataplane.receive.errno.${-n}`);
+      return 0;
+    }
+    this.#hot.add(HotCounter["loop.batch.rx"], 1);
+    const data = batch.data;
+    const names = batch.names;
+    const path = this.#path;
+    let bytes = 0;
+    let written = 0;
+    let writtenBytes = 0;
+    const v6 = socket.family === 6;
+    for (let i = 0; i < n; i++) {
+      const slotAt = batch.slotOffset(i);
+      let at = slotAt;
+      let length = batch.receivedLength(i);
+      bytes += length;
+      if (!v6) {
+        // Raw IPv4 sockets deliver the IPv4 header too: skip it (IHL words).
+        const ihl = (data[at]! & 0x0f) * 4;
+        at += ihl;
+        length -= ihl;
+      }
+      if (length <= 0) {
+        this.#counters.increment(ForwardingCounter.truncated);
+        continue;
+      }
+      if (!path.fromUplink(u, data, at, length, names, batch.nameOffset(i) + (v6 ? 8 : 4), now)) continue;
+      const w = writeRaw(this.#tun, batch.dataAddress + path.payloadOffset, path.payloadLength);
+      if (w < 0) {
+        this.#counters.increment(ForwardingCounter.tunWriteFailed);
+        continue;
+      }
+      written++;
+      writtenBytes += path.payloadLength;
+    }
+    this.#hot.add(HotCounter["esp.rx.packets"], n);
+    this.#hot.add(HotCounter["esp.rx.bytes"], bytes);
+    this.#hot.add(HotCounter["tun.tx.packets"], written);
+    this.#hot.add(HotCounter["tun.tx.bytes"], writtenBytes);
+    return n;
+  }
+
+  #signallingFrom(u: number, socket: DatagramSocket): number {
+    const batch = this.#signalling;
+    batch.prepareReceive(batch.capacity, false);
+    const n = socket.receiveBatch(batch, batch.capacity);
+    if (n <= 0) return 0;
+    for (let i = 0; i < n; i++) {
+      const at = batch.slotOffset(i);
+      this.#options.onSignalling(u, batch.data.slice(at, at + batch.receivedLength(i)));
+    }
+    this.#hot.add(HotCounter["signalling.rx.packets"], n);
+    return n;
+  }
+
+  /** RFC 4443 §3.2 Packet Too Big to the inner source, rate-limited (§2.4(f)) with a token bucket. */
+  #sendTooBig(invoking: Uint8Array, mtu: number, now: Instant): void {
+    const source = this.#options.tooBigSource;
+    if (source === undefined) return;
+    if (now - this.#tooBigRefilledAt >= 1000) {
+      this.#tooBigTokens = PACKET_TOO_BIG_PER_SECOND;
+      this.#tooBigRefilledAt = now;
+    }
+    if (this.#tooBigTokens <= 0) {
+      this.#counters.increment(ForwardingCounter.tooBigSuppressed);
+      return;
+    }
+    this.#tooBigTokens--;
+    const reply = buildPacketTooBig(invoking, mtu, { source });
+    if (!reply.ok) {
+      this.#counters.increment(`${ForwardingCounter.tooBigSuppressed}.${reply.error}`);
+      return;
+    }
+    if (this.#writeTun(reply.value)) this.#counters.increment(ForwardingCounter.tooBigSent);
+    else this.#counters.increment(ForwardingCounter.tunWriteFailed);
+  }
+
+  #writeTun(packet: Uint8Array): boolean {
+    const scratch = this.#signalling;
+    scratch.data.set(packet, 0);
+    return writeRaw(this.#tun, scratch.dataAddress, packet.length) === packet.length;
+  }
+}

@@ -1,0 +1,108 @@
+// The mobile router's forwarding path (RFC 3963 §5.5, RFC 4877 §4.3): LAN → SPD → ESP tunnel from the chosen care-of address, and back.
+
+import type { Counters } from "../core/counters.ts";
+import type { Instant } from "../core/instant.ts";
+import type { EspInbound } from "../ipsec/esp-inbound.ts";
+import type { EspOutbound } from "../ipsec/esp-outbound.ts";
+import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
+import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
+import { ESP_HEADER_LEN } from "../wire/esp.ts";
+import { DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader } from "./forwarding.ts";
+import { matchOutboundPolicy } from "./policy-lookup.ts";
+
+/** One uplink as the router's path sees it. */
+export interface RouterUplink {
+  /** The care-of address on this uplink (16 octets): the outer source of what leaves here. */
+  careOfAddress: Uint8Array;
+  /** The largest inner packet this uplink carries (see mtu.ts). */
+  innerMtu: number;
+}
+
+/**
+ * Outbound: every packet from the mobile network takes the uplink the control plane made active
+ * (the mobility core's and link policy's choice; per-flow choice plugs in at `uplinkFor`).
+ * Inbound: ESP from any uplink is accepted by SPI alone (RFC 5648 §9.3.2: the outer address is
+ * irrelevant to IPsec); the inner packet must match the SA's selectors (checked by EspInbound).
+ */
+export class RouterForwarding implements ForwardingPath {
+  readonly #spd: SecurityPolicyDatabase;
+  readonly #sad: SecurityAssociationDatabase;
+  readonly #outbound: EspOutbound;
+  readonly #inbound: EspInbound;
+  readonly #counters: Counters;
+  readonly uplinks: RouterUplink[];
+  /** The home agent's address (16 octets): the outer destination of everything. */
+  readonly outerDestination: Uint8Array;
+  /** Index into `uplinks`, or −1 while no uplink is usable. */
+  activeUplink = -1;
+  sealedAt = 0;
+  sealedLength = 0;
+  tooBigMtu = 0;
+  payloadOffset = 0;
+  payloadLength = 0;
+
+  constructor(options: {
+    spd: SecurityPolicyDatabase;
+    sad: SecurityAssociationDatabase;
+    outbound: EspOutbound;
+    inbound: EspInbound;
+    counters: Counters;
+    uplinks: RouterUplink[];
+    homeAgentAddress: Uint8Array;
+  }) {
+    this.#spd = options.spd;
+    this.#sad = options.sad;
+    this.#outbound = options.outbound;
+    this.#inbound = options.inbound;
+    this.#counters = options.counters;
+    this.uplinks = options.uplinks;
+    this.outerDestination = options.homeAgentAddress;
+  }
+
+  /** The uplink for one inner packet; today the active one for every flow. */
+  uplinkFor(_data: Uint8Array, _at: number): number {
+    return this.activeUplink;
+  }
+
+  fromTunnelInterface(data: Uint8Array, slotAt: number, innerLength: number, now: Instant): number {
+    const innerAt = slotAt + HEADROOM;
+    const policy = matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
+    if (policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
+    if (policy.action !== "protect") return this.#drop(policy.action === "bypass" ? ForwardingCounter.bypassPolicy : ForwardingCounter.discardPolicy);
+    const sa = policy.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
+    if (sa === undefined) return this.#drop(ForwardingCounter.noSa);
+    const uplink = this.uplinkFor(data, innerAt);
+    if (uplink < 0) return this.#drop(ForwardingCounter.noUplink);
+    const mtu = this.uplinks[uplink]!.innerMtu;
+    if (innerLength > mtu) {
+      this.tooBigMtu = mtu;
+      this.#counters.increment(ForwardingCounter.tooBig);
+      return TOO_BIG;
+    }
+    const espAt = innerAt - ESP_HEADER_LEN - sa.suite.ivLength;
+    const length = this.#outbound.protectAt(sa, data, espAt, innerLength, tunnelNextHeader(data, innerAt), now);
+    if (length < 0) return DROPPED;
+    this.sealedAt = espAt - slotAt;
+    this.sealedLength = length;
+    return uplink;
+  }
+
+  fromUplink(_uplink: number, data: Uint8Array, at: number, length: number, _source: Uint8Array, _sourceAt: number, now: Instant): boolean {
+    if (!this.#inbound.process(data, at, length, now)) return false;
+    const r = this.#inbound.result;
+    if (r.sa!.mode !== "tunnel") return this.#reject(ForwardingCounter.notTunnel);
+    this.payloadOffset = r.payloadOffset;
+    this.payloadLength = r.payloadLength;
+    return true;
+  }
+
+  #drop(counter: string): number {
+    this.#counters.increment(counter);
+    return DROPPED;
+  }
+
+  #reject(counter: string): false {
+    this.#counters.increment(counter);
+    return false;
+  }
+}

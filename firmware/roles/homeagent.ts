@@ -1,0 +1,140 @@
+// The `homeagent` daemon: BU/BA under ESP transport mode, the binding cache steering ESP to care-of addresses, and the home network behind.
+
+import { Counters } from "../core/counters.ts";
+import { bindingTableFromCache } from "../dataplane/binding-table.ts";
+import { DataplaneHandle, type LoopPlacement } from "../dataplane/dataplane-handle.ts";
+import type { StaticPolicySpec, StaticSaSpec } from "../dataplane/static-security.ts";
+import { BindingCache } from "../mobility/binding-cache.ts";
+import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
+import { parsePrefix } from "../wire/address.ts";
+import { CoreTimer, type Daemon, monotonicNow } from "./daemon.ts";
+import { homeAgentSteps, runSteps, undoSteps } from "./host-network.ts";
+import type { HomeAgentConfig } from "./role-config.ts";
+import { serveRoleControl } from "./role-control.ts";
+import { roleSecurity } from "./security-specs.ts";
+import { SignallingSecurity } from "./signalling-security.ts";
+
+export interface HomeAgentOptions {
+  readonly log: (line: string) => void;
+  readonly placement?: LoopPlacement;
+}
+
+/** Starts the home agent. Control commands: `status` (bindings), `counters`. */
+export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgentOptions): Promise<Daemon> {
+  const log = options.log;
+  const counters = new Counters();
+  const tunnelSas: StaticSaSpec[] = [];
+  const policies: StaticPolicySpec[] = [];
+  const signallingSas: StaticSaSpec[] = [];
+  for (const [i, mr] of config.mobileRouters.entries()) {
+    const s = roleSecurity("homeagent", mr.ipsec, { homeAddress: mr.homeAddress, homeAgent: config.address, mobileNetworkPrefixes: mr.mobileNetworkPrefixes }, `mr${i}-`);
+    if (!s.ok) throw new Error(`mobileRouters[${i}]: ${s.error}`);
+    tunnelSas.push(...s.value.tunnelSas);
+    policies.push(...s.value.policies);
+    signallingSas.push(...s.value.signallingSas);
+  }
+  const provider = await fastestCryptoProvider();
+  const signalling = new SignallingSecurity(provider, counters, signallingSas, monotonicNow());
+  const { handle, ready } = await DataplaneHandle.start(
+    {
+      role: "homeagent",
+      tunName: config.tunnel.interface,
+      tunnelSuite: config.mobileRouters[0]!.ipsec.tunnel.suite,
+      batchSize: config.loop.batchSize,
+      uplinks: [{ id: "core", interfaceName: config.uplink.interface, mtu: config.uplink.mtu }],
+      tooBigSource: config.address,
+      sas: tunnelSas,
+      policies,
+      signalling: true,
+      socketBufferBytes: config.loop.socketBufferBytes,
+    },
+    options.placement ?? config.loop.placement,
+  );
+  for (const e of ready.uplinkErrors) log(`uplink: ${e}`);
+  log(`packet loop (${handle.placement}) on ${ready.tunName}, MTU ${ready.tunnelMtu}`);
+  const routes = config.mobileRouters.flatMap((mr) => [`${mr.homeAddress}/128`, ...mr.mobileNetworkPrefixes]);
+  const steps = homeAgentSteps({ tun: ready.tunName, mtu: ready.tunnelMtu, routes });
+  try {
+    await runSteps(steps.up);
+  } catch (e) {
+    await handle.stop();
+    await undoSteps(steps.down);
+    throw e;
+  }
+
+  const homes = config.mobileRouters.map((mr) => mr.homeAddress);
+  const cache = new BindingCache(
+    {
+      homeAgentAddress: config.address,
+      mobileNodes: config.mobileRouters.map((mr) => ({ homeAddress: mr.homeAddress, prefixes: mr.mobileNetworkPrefixes.map((p) => parsePrefix(p)!), mobileRouter: true })),
+      maxLifetimeSeconds: config.maxBindingLifetimeSeconds,
+      multipleCareOfAddresses: true,
+      bulkRegistration: true,
+      keyManagementCapability: false,
+    },
+    counters,
+  );
+  const drive = () => {
+    const now = monotonicNow();
+    for (let t = cache.pollTransmit(now); t !== undefined; t = cache.pollTransmit(now)) {
+      const sealed = signalling.seal(t, now);
+      if (!sealed.ok) {
+        log(`BA not sent: ${sealed.error}`);
+        continue;
+      }
+      handle.sendSignalling(0, t.destination, sealed.value);
+      counters.increment("homeagent.ba.sent");
+    }
+    let changed = false;
+    for (let e = cache.pollEvent(); e !== undefined; e = cache.pollEvent()) {
+      log(`binding: ${JSON.stringify(e)}`);
+      changed = true;
+    }
+    // The binding cache, not the SA, says where ESP towards each mobile router goes (RFC 5648 §9.3.2).
+    if (changed) handle.setBindings(bindingTableFromCache(cache, homes));
+    timer.rearm();
+  };
+  const timer = new CoreTimer(
+    () => cache.pollTimeout(),
+    (now) => {
+      cache.handleTimeout(now);
+      drive();
+    },
+  );
+  handle.onSignalling = (_uplink, packet) => {
+    const received = signalling.open(packet, monotonicNow());
+    if (!received.ok) return;
+    const r = received.value;
+    cache.handleMessage(
+      { message: r.message, source: r.source, destination: r.destination, ...(r.homeAddressOption ? { homeAddressOption: r.homeAddressOption } : {}), protectedByEsp: true },
+      monotonicNow(),
+    );
+    drive();
+  };
+
+  const control = serveRoleControl(config.controlSocket, async (words) => {
+    switch (words[0]) {
+      case "status":
+        return { role: "homeagent", pid: process.pid, placement: handle.placement, tunnelMtu: ready.tunnelMtu, bindings: Object.fromEntries(homes.map((h) => [h, cache.bindingsOf(h)])), table: bindingTableFromCache(cache, homes) };
+      case "counters":
+        return { ...counters.snapshot(), ...(await handle.counters()) };
+      default:
+        throw new Error(`unknown command '${words[0] ?? ""}'; try status, counters`);
+    }
+  });
+  log(`home agent up at ${config.address}, control ${config.controlSocket}`);
+
+  let stopped = false;
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      timer.stop();
+      control.stop();
+      const closed = await handle.stop();
+      await undoSteps(steps.down);
+      signalling.clear();
+      log(`home agent down: ${closed} descriptors closed`);
+    },
+  };
+}

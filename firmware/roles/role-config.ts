@@ -1,0 +1,134 @@
+// The small typed configuration of the `router` and `homeagent` daemons (static ESP keys until IKEv2 keys them).
+//
+// The device schema (firmware/config/schema.ts) describes IKE-keyed deployments and exports no section
+// schemas; these daemons need manual keys and a few data-plane settings, so they read this file instead.
+// Keys are secret references (`{ "ref": "file:/…" | "env:NAME" }`, the device schema's SecretRefSchema)
+// whose value is the KEYMAT in hex (RFC 4106 §8.1: key ‖ 4-octet salt for AES-GCM).
+
+import { readFileSync } from "node:fs";
+import * as v from "valibot";
+import { fromHex } from "../core/hex.ts";
+import { err, ok, type Result } from "../core/result.ts";
+import { ESP_SUITE_IDS, ESP_SUITES, type EspSuiteId, keymatLength } from "../crypto/suites.ts";
+import { SecretRefSchema } from "../config/schema.ts";
+import { resolveSecret, secretText } from "../config/secrets.ts";
+import { parseIpv6, parsePrefix } from "../wire/address.ts";
+
+const Ipv6 = v.pipe(v.string(), v.check((t) => parseIpv6(t) !== undefined, "must be an IPv6 address"));
+const Ipv6Prefix = v.pipe(v.string(), v.check((t) => parsePrefix(t) !== undefined && t.includes(":"), "must be an IPv6 prefix address/length"));
+const InterfaceName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, "must be a Linux interface name"));
+const Spi = v.pipe(v.number(), v.integer(), v.minValue(256, "SPIs 0-255 are reserved (RFC 4303 §2.1)"), v.maxValue(0xffff_ffff));
+const Suite = v.picklist(ESP_SUITE_IDS as [EspSuiteId, ...EspSuiteId[]]);
+
+const SaKeys = v.strictObject({
+  spi: Spi,
+  /** KEYMAT as hex (encryption key ‖ salt for AEAD; the cipher key for CBC). */
+  key: SecretRefSchema,
+  /** Integrity key as hex (CBC/NULL suites with HMAC-SHA-256-128). */
+  integrityKey: v.optional(SecretRefSchema),
+});
+
+/** One direction pair: `outbound` is what this daemon sends with, `inbound` what it receives with. */
+const SaPair = v.strictObject({ suite: v.optional(Suite, "aes128gcm16"), outbound: SaKeys, inbound: SaKeys });
+
+const Ipsec = v.strictObject({
+  /** Tunnel-mode SAs for the mobile network's traffic (RFC 4877 §4.1 payload, RFC 3963 prefixes). */
+  tunnel: SaPair,
+  /** Transport-mode SAs for BU/BA (RFC 4877 §4.3), selectors home address ↔ home agent, protocol 135. */
+  signalling: SaPair,
+});
+
+const Loop = v.optional(
+  v.strictObject({
+    placement: v.optional(v.picklist(["worker", "main-thread"]), "worker"),
+    batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256)), 64),
+    socketBufferBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(65_536), v.maxValue(64 * 1024 * 1024)), 4 * 1024 * 1024),
+  }),
+  {},
+);
+
+const Uplink = v.strictObject({
+  id: v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,14}$/, "must be a short lower-case id")),
+  interface: InterfaceName,
+  /** RFC 5648 Binding Identifier of this uplink's care-of address. */
+  bindingId: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(0xffff)),
+  careOfAddress: Ipv6,
+  mtu: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1280), v.maxValue(9000)), 1500),
+});
+
+export const RouterConfigSchema = v.pipe(
+  v.strictObject({
+    role: v.literal("router"),
+    homeAddress: Ipv6,
+    homeAgent: Ipv6,
+    mobileNetworkPrefixes: v.pipe(v.array(Ipv6Prefix), v.minLength(1, "a mobile router needs a mobile network prefix (RFC 3963 §5.1)")),
+    /** The mobile network side: traffic arriving on this interface goes into the tunnel (policy rule). */
+    lan: v.strictObject({ interface: InterfaceName, address: Ipv6 }),
+    tunnel: v.strictObject({ interface: InterfaceName, routingTable: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(252)), 220) }),
+    uplinks: v.pipe(v.array(Uplink), v.minLength(1), v.maxLength(8)),
+    /** The uplink carrying traffic at start (an uplink id). */
+    activeUplink: v.string(),
+    bindingLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4), v.maxValue(0xffff * 4)), 600),
+    ipsec: Ipsec,
+    controlSocket: v.pipe(v.string(), v.regex(/^\//, "must be an absolute path")),
+    loop: Loop,
+  }),
+  v.check((c) => c.uplinks.some((u) => u.id === c.activeUplink), "activeUplink must name one of the uplinks"),
+  v.check((c) => new Set(c.uplinks.map((u) => u.bindingId)).size === c.uplinks.length, "binding ids must be unique"),
+);
+
+const MobileRouter = v.strictObject({
+  homeAddress: Ipv6,
+  mobileNetworkPrefixes: v.pipe(v.array(Ipv6Prefix), v.minLength(1)),
+  ipsec: Ipsec,
+});
+
+export const HomeAgentConfigSchema = v.strictObject({
+  role: v.literal("homeagent"),
+  /** The home agent address (RFC 6275 §2): where BUs and ESP from mobile routers arrive. */
+  address: Ipv6,
+  /** The interface towards the mobile routers, and its MTU. */
+  uplink: v.strictObject({ interface: InterfaceName, mtu: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1280), v.maxValue(9000)), 1500) }),
+  tunnel: v.strictObject({ interface: InterfaceName }),
+  mobileRouters: v.pipe(v.array(MobileRouter), v.minLength(1), v.maxLength(64)),
+  maxBindingLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4), v.maxValue(0xffff * 4)), 3600),
+  controlSocket: v.pipe(v.string(), v.regex(/^\//, "must be an absolute path")),
+  loop: Loop,
+});
+
+export type RouterConfig = v.InferOutput<typeof RouterConfigSchema>;
+export type HomeAgentConfig = v.InferOutput<typeof HomeAgentConfigSchema>;
+export type IpsecConfig = v.InferOutput<typeof Ipsec>;
+export type SaPairConfig = v.InferOutput<typeof SaPair>;
+
+/** Reads and validates a daemon config file (JSON); errors name the path of each issue. */
+export function loadRoleConfig<S extends typeof RouterConfigSchema | typeof HomeAgentConfigSchema>(path: string, schema: S): Result<v.InferOutput<S>, string> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    return err(`${path}: ${(e as Error).message}`);
+  }
+  const parsed = v.safeParse(schema, json);
+  if (!parsed.success) {
+    return err(parsed.issues.map((i) => `${path}: ${v.getDotPath(i) ?? "(root)"}: ${i.message}`).join("\n"));
+  }
+  return ok(parsed.output as v.InferOutput<S>);
+}
+
+/** Resolves a key reference holding hex into `length` octets. */
+export function resolveHexKey(ref: v.InferOutput<typeof SecretRefSchema>, length: number, env: Record<string, string | undefined> = process.env): Result<Uint8Array, string> {
+  const secret = resolveSecret(ref, env);
+  if (!secret.ok) return secret;
+  const text = secretText(secret.value).trim();
+  secret.value.wipe();
+  const bytes = fromHex(text);
+  if (bytes === undefined || bytes.length !== length) return err(`key ${ref.ref}: must be ${length} octets of hex (${2 * length} digits)`);
+  return ok(bytes);
+}
+
+/** The key lengths a suite needs: encryption KEYMAT (with the salt for AEAD) and integrity (0 for AEAD). */
+export function keyLengths(suite: EspSuiteId): { encryption: number; integrity: number } {
+  const s = ESP_SUITES[suite];
+  return { encryption: s.encryptionKeyLength, integrity: keymatLength(s) - s.encryptionKeyLength };
+}
