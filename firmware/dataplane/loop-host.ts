@@ -91,7 +91,7 @@ export class LoopHost {
       if (!tun.ok) throw new Error(`tun ${setup.tunName}: ${formatSysError(tun.error)}`);
       this.#tun = tun.value;
       const uplinkErrors: string[] = [];
-      const uplinks: LoopUplink[] = setup.uplinks.map((u) => this.#openUplink(setup, u.id, u.interfaceName, u.careOfAddress, uplinkErrors));
+      const uplinks: LoopUplink[] = setup.uplinks.map((u) => this.#openUplink(setup, u.id, u.interfaceName, u.sourceAddress, uplinkErrors));
       const common = { spd: security.spd, sad: security.sad, outbound: security.outbound, inbound: security.inbound, counters: this.#counters };
       if (setup.role === "router") {
         const homeAgent = parseIpv6(setup.homeAgentAddress ?? "");
@@ -99,7 +99,7 @@ export class LoopHost {
         const path = new RouterForwarding({
           ...common,
           homeAgentAddress: homeAgent,
-          uplinks: setup.uplinks.map((u, i) => ({ careOfAddress: parseIpv6(u.careOfAddress ?? "::")!, innerMtu: innerMtus[i]! })),
+          uplinks: setup.uplinks.map((u, i) => ({ careOfAddress: parseIpv6(u.sourceAddress ?? "::")!, innerMtu: innerMtus[i]! })),
         });
         path.activeUplink = setup.activeUplink ?? -1;
         this.#path = path;
@@ -121,7 +121,7 @@ export class LoopHost {
     }
   }
 
-  #openUplink(setup: LoopSetup, id: string, device: string, careOf: string | undefined, errors: string[]): LoopUplink {
+  #openUplink(setup: LoopSetup, id: string, device: string, sourceAddress: string | undefined, errors: string[]): LoopUplink {
     const index = interfaceIndex(device);
     const keep = (r: SysResult<DatagramSocket>, what: string) => {
       if (r.ok) {
@@ -138,7 +138,7 @@ export class LoopHost {
     const esp = keep(openRawSocket("esp6", { device, bufferBytes: setup.socketBufferBytes }), "ESP socket");
     const signallingReceive = setup.signalling ? keep(openSignallingPacketSocket(device), "signalling packet socket") : undefined;
     const signallingSend = setup.signalling ? keep(openRawSocket("ipv6-header-included", { device }), "signalling raw socket") : undefined;
-    const source = careOf === undefined ? undefined : parseIpv6(careOf);
+    const source = sourceAddress === undefined ? undefined : parseIpv6(sourceAddress);
     return { id, interfaceIndex: index.value, esp, signallingReceive, signallingSend, source };
   }
 

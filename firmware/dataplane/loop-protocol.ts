@@ -12,8 +12,8 @@ export interface UplinkSetup {
   readonly interfaceName: string;
   /** Link MTU of the interface. */
   readonly mtu: number;
-  /** Router: the care-of address on this uplink (outer source of its ESP). */
-  readonly careOfAddress?: string;
+  /** Outer source of ESP sent here (IPV6_PKTINFO): the router's care-of address, the home agent's address. */
+  readonly sourceAddress?: string;
 }
 
 export interface LoopSetup {

@@ -41,7 +41,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       tunName: config.tunnel.interface,
       tunnelSuite: config.mobileRouters[0]!.ipsec.tunnel.suite,
       batchSize: config.loop.batchSize,
-      uplinks: [{ id: "core", interfaceName: config.uplink.interface, mtu: config.uplink.mtu }],
+      uplinks: [{ id: "core", interfaceName: config.uplink.interface, mtu: config.uplink.mtu, sourceAddress: config.address }],
       tooBigSource: config.address,
       sas: tunnelSas,
       policies,

@@ -30,6 +30,8 @@ export function routerSteps(o: { tun: string; mtu: number; lanInterface: string;
   const filter = signallingFilter("monami-router");
   return {
     up: [
+      // No link-local address on the tunnel: nothing of the kernel's own (MLD, RS) enters the SPD.
+      { argv: ["ip", "link", "set", "dev", o.tun, "addrgenmode", "none"] },
       { argv: ["ip", "link", "set", "dev", o.tun, "mtu", String(o.mtu), "up"] },
       { argv: ["ip", "-6", "route", "replace", "default", "dev", o.tun, "table", String(o.table)] },
       { argv: ["ip", "-6", "rule", "add", "iif", o.lanInterface, "lookup", String(o.table), "pref", "100"] },
@@ -44,6 +46,7 @@ export function homeAgentSteps(o: { tun: string; mtu: number; routes: readonly s
   const filter = signallingFilter("monami-homeagent");
   return {
     up: [
+      { argv: ["ip", "link", "set", "dev", o.tun, "addrgenmode", "none"] },
       { argv: ["ip", "link", "set", "dev", o.tun, "mtu", String(o.mtu), "up"] },
       ...o.routes.map((r) => ({ argv: ["ip", "-6", "route", "replace", r, "dev", o.tun] })),
       filter.up,

@@ -39,7 +39,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       tunName: config.tunnel.interface,
       tunnelSuite: config.ipsec.tunnel.suite,
       batchSize: config.loop.batchSize,
-      uplinks: config.uplinks.map((u) => ({ id: u.id, interfaceName: u.interface, mtu: u.mtu, careOfAddress: u.careOfAddress })),
+      uplinks: config.uplinks.map((u) => ({ id: u.id, interfaceName: u.interface, mtu: u.mtu, sourceAddress: u.careOfAddress })),
       homeAgentAddress: config.homeAgent,
       tooBigSource: config.lan.address,
       sas: security.value.tunnelSas,
