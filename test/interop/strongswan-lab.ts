@@ -1,0 +1,178 @@
+// A two-namespace lab with a private strongSwan charon (kernel-libipsec) for IKE interop tests; always torn down.
+
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const CHARON = "/usr/lib/ipsec/charon";
+export const repoRoot = resolve(import.meta.dir, "../..");
+export const OUR_ADDRESS = "2001:db8:1::a";
+export const PEER_ADDRESS = "2001:db8:1::b";
+
+export function sh(cmd: string[], env?: Record<string, string>): { code: number; out: string; err: string } {
+  const r = Bun.spawnSync(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+function must(cmd: string[], env?: Record<string, string>): string {
+  const r = sh(cmd, env);
+  if (r.code !== 0) throw new Error(`${cmd.join(" ")}: exit ${r.code}: ${r.err || r.out}`);
+  return r.out;
+}
+
+/** Parses `swanctl --raw` output (`key=value`, `name {…}`, `[a b]`) into nested objects. */
+export function parseViciRaw(text: string): Record<string, unknown> {
+  const tokens = text.match(/\{|\}|\[[^\]]*\]|[^\s{}=]+=(?:\[[^\]]*\]|[^\s{}]*)|[^\s{}]+/g) ?? [];
+  let i = 0;
+  const block = (): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    while (i < tokens.length) {
+      const t = tokens[i++]!;
+      if (t === "}") return out;
+      if (t.includes("=")) {
+        const [k, ...rest] = t.split("=");
+        const v = rest.join("=");
+        out[k!] = v.startsWith("[") ? v.slice(1, -1).split(/\s+/).filter(Boolean) : v;
+      } else if (tokens[i] === "{") {
+        i++;
+        out[t] = block();
+      }
+    }
+    return out;
+  };
+  return block();
+}
+
+export class StrongSwanLab {
+  readonly ours: string;
+  readonly peer: string;
+  readonly dir: string;
+  readonly uri: string;
+  #charon: Bun.Subprocess | undefined;
+
+  constructor() {
+    this.ours = `h8a${process.pid}`;
+    this.peer = `h8b${process.pid}`;
+    this.dir = mkdtempSync(join(tmpdir(), "monami-h8-ike-"));
+    this.uri = `unix://${this.dir}/charon.vici`;
+  }
+
+  get env(): Record<string, string> {
+    return { STRONGSWAN_CONF: join(this.dir, "strongswan.conf"), SWANCTL_DIR: join(this.dir, "swanctl") };
+  }
+
+  async up(): Promise<void> {
+    must(["ip", "netns", "add", this.ours]);
+    must(["ip", "netns", "add", this.peer]);
+    must(["ip", "link", "add", this.ours, "netns", this.ours, "type", "veth", "peer", "name", this.peer, "netns", this.peer]);
+    for (const [ns, dev, addr] of [
+      [this.ours, this.ours, OUR_ADDRESS],
+      [this.peer, this.peer, PEER_ADDRESS],
+    ] as const) {
+      must(["ip", "-n", ns, "link", "set", "lo", "up"]);
+      must(["ip", "-n", ns, "link", "set", dev, "up"]);
+      must(["ip", "-n", ns, "-6", "addr", "add", `${addr}/64`, "dev", dev, "nodad"]);
+    }
+    // libipsec routes the CHILD_SA through its TUN with a source inside local_ts (interop-lab §2.3).
+    must(["ip", "-n", this.peer, "-6", "addr", "add", "2001:db8:b::1/128", "dev", "lo"]);
+    for (const d of ["run", "swanctl/x509", "swanctl/x509ca", "swanctl/private", "pki"]) mkdirSync(join(this.dir, d), { recursive: true });
+    writeFileSync(
+      join(this.dir, "strongswan.conf"),
+      `charon {
+  load_modular = no
+  load = random nonce openssl aes sha1 sha2 hmac gcm kdf pem pkcs1 pkcs8 x509 pubkey kernel-libipsec kernel-netlink socket-default vici
+  install_routes = no
+  retransmit_tries = 3
+  filelog {
+    lab {
+      path = ${this.dir}/charon.log
+      time_format = %T
+      append = yes
+      flush_line = yes
+      default = 1
+      ike = 2
+      cfg = 2
+    }
+  }
+  syslog { daemon { default = -1 } }
+  plugins { vici { socket = ${this.uri} } }
+}
+swanctl { load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey }
+`,
+    );
+    const charon = Bun.spawn(["ip", "netns", "exec", this.peer, "sh", "-c", `mount --bind ${this.dir}/run /run && exec env STRONGSWAN_CONF=${this.dir}/strongswan.conf ${CHARON}`], {
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    this.#charon = charon;
+    for (let i = 0; i < 100; i++) {
+      if (existsSync(`${this.dir}/charon.vici`) && sh(["swanctl", "--stats", "--uri", this.uri], this.env).code === 0) return;
+      await Bun.sleep(50);
+    }
+    throw new Error("charon did not come up");
+  }
+
+  /** Test PKI made by openssl now: a P-256 CA, a.lab and b.lab with the given key types, SAN = DNS name. */
+  makePki(ours: "ec" | "ed25519", theirs: "ec" | "ed25519"): { ca: string; cert: string; key: string } {
+    const p = (f: string) => join(this.dir, "pki", f);
+    if (!existsSync(p("ca.pem"))) {
+      must(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p("ca.key")]);
+      must(["openssl", "req", "-x509", "-new", "-key", p("ca.key"), "-subj", "/CN=monami h8 interop CA", "-days", "2", "-out", p("ca.pem"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    }
+    const make = (name: string, type: "ec" | "ed25519") => {
+      const base = `${name}-${type}`;
+      if (existsSync(p(`${base}.pem`))) return base;
+      if (type === "ec") must(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p(`${base}.key`)]);
+      else must(["openssl", "genpkey", "-algorithm", "ED25519", "-out", p(`${base}.key`)]);
+      must(["openssl", "req", "-new", "-key", p(`${base}.key`), "-subj", `/CN=${name}`, "-out", p(`${base}.csr`)]);
+      writeFileSync(p(`${base}.ext`), `subjectAltName=DNS:${name}\n`);
+      must(["openssl", "x509", "-req", "-in", p(`${base}.csr`), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-out", p(`${base}.pem`), "-extfile", p(`${base}.ext`)]);
+      return base;
+    };
+    const a = make("a.lab", ours);
+    const b = make("b.lab", theirs);
+    must(["cp", p(`${b}.pem`), join(this.dir, "swanctl/x509/b.pem")]);
+    must(["cp", p(`${b}.key`), join(this.dir, "swanctl/private/b.key")]);
+    must(["cp", p("ca.pem"), join(this.dir, "swanctl/x509ca/ca.pem")]);
+    return { ca: p("ca.pem"), cert: p(`${a}.pem`), key: p(`${a}.key`) };
+  }
+
+  /** Loads a swanctl.conf (replacing connections and secrets). */
+  load(conf: string): void {
+    const file = join(this.dir, "swanctl", "swanctl.conf");
+    writeFileSync(file, conf);
+    must(["swanctl", "--load-all", "--file", file, "--uri", this.uri], this.env);
+  }
+
+  swanctl(...args: string[]): { code: number; out: string; err: string } {
+    return sh(["swanctl", ...args, "--uri", this.uri], this.env);
+  }
+
+  /** The IKE SAs charon holds, from `swanctl --list-sas --raw`. */
+  sas(): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const line of this.swanctl("--list-sas", "--raw").out.split("\n")) {
+      if (!line.startsWith("list-sa event")) continue;
+      Object.assign(out, parseViciRaw(line.replace(/^list-sa event\s*\{/, "")) as Record<string, Record<string, unknown>>);
+    }
+    return out;
+  }
+
+  /** Runs `monami ike …` inside our namespace. */
+  monami(args: string[]): Bun.Subprocess<"ignore", "pipe", "pipe"> {
+    return Bun.spawn(["ip", "netns", "exec", this.ours, process.execPath, join(repoRoot, "firmware/main.ts"), "ike", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: repoRoot });
+  }
+
+  async down(): Promise<void> {
+    const charon = this.#charon;
+    if (charon) {
+      // charon is our own child (ip and sh exec into it): stop it by its pid.
+      charon.kill("SIGTERM");
+      const gone = await Promise.race([charon.exited.then(() => true), Bun.sleep(4000).then(() => false)]);
+      if (!gone) charon.kill("SIGKILL");
+    }
+    sh(["ip", "netns", "del", this.ours]);
+    sh(["ip", "netns", "del", this.peer]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
