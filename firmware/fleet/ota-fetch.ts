@@ -122,9 +122,10 @@ export class OtaFetch {
 
   /**
    * A reply carrying image bytes at `offset`. Returns the pieces that extend the stored prefix, in order
-   * (empty when the reply was a duplicate or arrived early and was buffered).
+   * (empty when the reply was a duplicate or arrived early and was buffered). Progress pushes the deadlines
+   * of the ranges still outstanding back by a full timeout (a slow but moving HTTP body is not re-asked).
    */
-  handleData(offset: number, bytes: Uint8Array): Uint8Array[] {
+  handleData(offset: number, bytes: Uint8Array, now?: Instant): Uint8Array[] {
     this.#transferred += bytes.length;
     const end = Math.min(offset + bytes.length, this.#size);
     if (end <= this.#offset || bytes.length === 0) {
@@ -138,7 +139,9 @@ export class OtaFetch {
     const out = [bytes.subarray(this.#offset - offset, end - offset)];
     this.#offset = end;
     for (let next = this.#takeAhead(); next; next = this.#takeAhead()) out.push(next);
-    this.#outstanding = this.#outstanding.filter((o) => o.end > this.#offset);
+    this.#outstanding = this.#outstanding
+      .filter((o) => o.end > this.#offset)
+      .map((o) => (now === undefined ? o : { ...o, deadline: later(now, this.#timeoutMs) }));
     if (this.#requestedUpTo < this.#offset) this.#requestedUpTo = this.#offset;
     return out;
   }
