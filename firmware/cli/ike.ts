@@ -50,6 +50,7 @@ options:
   --pfs                  with --rekey-child / --create-child: use the IKE SA's DH group (PFS)
   --create-child         probe: create a second CHILD_SA with CREATE_CHILD_SA
   --rekey-ike            probe: rekey the IKE SA once
+  --move-to ADDR         probe: MOBIKE, move the SAs to our other address ADDR (UPDATE_SA_ADDRESSES, RFC 4555)
   --hold SECONDS         probe: keep the SAs up this long before deleting them (default 0)
   --timeout SECONDS      give up after this long (default 30; respond: run time, default unlimited)
   --ike-port N / --natt-port N   UDP ports (default 500 / 4500)
@@ -79,6 +80,7 @@ const options = {
   "create-child": { type: "boolean" },
   pfs: { type: "boolean" },
   "rekey-ike": { type: "boolean" },
+  "move-to": { type: "string" },
   hold: { type: "string" },
   timeout: { type: "string" },
   once: { type: "boolean" },
@@ -331,6 +333,11 @@ async function probe(v: Values): Promise<number> {
       const next = endpoint.ikeSas.find((s) => s.state === "established");
       if (next) sa = next;
       else ok = false;
+    }
+    if (ok && v["move-to"]) {
+      const to = v["move-to"];
+      await edge.bind(to);
+      ok &&= await step("mobike", () => endpoint.updateAddresses(sa, to, undefined, monotonicNow()), (e) => e.kind === "endpoints-updated");
     }
     const hold = Number(v.hold ?? 0);
     if (ok && hold > 0) await new Promise((r) => setTimeout(r, hold * 1000));

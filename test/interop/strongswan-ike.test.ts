@@ -142,6 +142,26 @@ describe.skipIf(!isRoot || !haveTools)("strongSwan interop (IKE)", () => {
     expect(lab.sas()["rw"]).toBeUndefined();
   }, 40_000);
 
+  test("MOBIKE: our initiator moves to another address with UPDATE_SA_ADDRESSES; charon follows (and rekeys its CHILD_SA)", async () => {
+    lab.load(conf("responder", "psk", SUITES[0].ike, SUITES[0].esp));
+    expect(sh(["ip", "-n", lab.ours, "-6", "addr", "add", "2001:db8:1::aa/64", "dev", lab.ours, "nodad"]).code).toBe(0);
+    let moved: Record<string, any> | undefined;
+    const r = await probe(["--proposal", SUITES[0].ike, "--esp-proposal", SUITES[0].esp, "--move-to", "2001:db8:1::aa", "--hold", "2", ...authArgs("psk")], async () => {
+      for (let i = 0; i < 60 && !moved; i++) {
+        const rw = lab.sas()["rw"] as Record<string, any> | undefined;
+        if (rw?.["remote-host"] === "2001:db8:1::aa") moved = rw;
+        else await Bun.sleep(50);
+      }
+    });
+    expect(r.code).toBe(0);
+    expect(r.json.exchanges).toEqual([{ exchange: "mobike", ok: true, result: expect.objectContaining({ event: "endpoints-updated", local: { address: "2001:db8:1::aa", port: 4500 } }) }]);
+    expect(moved?.["remote-port"]).toBe("4500");
+    // libipsec cannot update SAs in place: charon rekeys the CHILD_SA right after the update (interop-lab §2.8), and we answer it.
+    expect(r.json.children?.map((c: { rekeys?: string }) => c.rekeys !== undefined)).toEqual([false, true]);
+    expect(r.json.deleted).toBe(true);
+    expect(lab.sas()["rw"]).toBeUndefined();
+  }, 40_000);
+
   test("a wrong PSK fails with AUTHENTICATION_FAILED and a non-zero exit", async () => {
     lab.load(conf("responder", "psk", SUITES[0].ike, SUITES[0].esp));
     const wrong = join(lab.dir, "wrong-psk");
