@@ -60,3 +60,37 @@ export function runUntilSignalled(daemon: Daemon, log: (line: string) => void): 
     process.on("SIGINT", onSignal);
   });
 }
+
+/**
+ * Measures how late a periodic timer fires on this thread: the event loop's health (MQTT, control socket
+ * and protocol timers all wait behind a busy loop). `take()` returns the figures since the last take.
+ */
+export class TimerLateness {
+  readonly #periodMs: number;
+  readonly #samples: number[] = [];
+  #expected = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(periodMs = 10) {
+    this.#periodMs = periodMs;
+  }
+
+  start(): void {
+    this.#expected = performance.now() + this.#periodMs;
+    this.#timer = setInterval(() => {
+      const now = performance.now();
+      if (this.#samples.length < 100_000) this.#samples.push(Math.max(0, now - this.#expected));
+      this.#expected = now + this.#periodMs;
+    }, this.#periodMs);
+  }
+
+  take(): { samples: number; medianMs: number; p99Ms: number; maxMs: number } {
+    const sorted = this.#samples.splice(0).sort((a, b) => a - b);
+    const at = (q: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+    return { samples: sorted.length, medianMs: at(0.5), p99Ms: at(0.99), maxMs: sorted.length === 0 ? 0 : sorted[sorted.length - 1]! };
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+  }
+}

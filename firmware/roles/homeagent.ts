@@ -7,7 +7,7 @@ import type { StaticPolicySpec, StaticSaSpec } from "../dataplane/static-securit
 import { BindingCache } from "../mobility/binding-cache.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
 import { parsePrefix } from "../wire/address.ts";
-import { CoreTimer, type Daemon, monotonicNow } from "./daemon.ts";
+import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { homeAgentSteps, runSteps, undoSteps } from "./host-network.ts";
 import type { HomeAgentConfig } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
@@ -112,14 +112,18 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     drive();
   };
 
+  const lateness = new TimerLateness();
+  lateness.start();
   const control = serveRoleControl(config.controlSocket, async (words) => {
     switch (words[0]) {
       case "status":
         return { role: "homeagent", pid: process.pid, placement: handle.placement, tunnelMtu: ready.tunnelMtu, bindings: Object.fromEntries(homes.map((h) => [h, cache.bindingsOf(h)])), table: bindingTableFromCache(cache, homes) };
       case "counters":
         return { ...counters.snapshot(), ...(await handle.counters()) };
+      case "lateness":
+        return lateness.take();
       default:
-        throw new Error(`unknown command '${words[0] ?? ""}'; try status, counters`);
+        throw new Error(`unknown command '${words[0] ?? ""}'; try status, counters, lateness`);
     }
   });
   log(`home agent up at ${config.address}, control ${config.controlSocket}`);
@@ -130,6 +134,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       if (stopped) return;
       stopped = true;
       timer.stop();
+      lateness.stop();
       control.stop();
       const closed = await handle.stop();
       await undoSteps(steps.down);

@@ -6,7 +6,7 @@ import { BindingUpdateList } from "../mobility/binding-update-list.ts";
 import { bindingId, linkId } from "../mobility/types.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
 import { parsePrefix, type Prefix } from "../wire/address.ts";
-import { CoreTimer, type Daemon, monotonicNow } from "./daemon.ts";
+import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { routerSteps, runSteps, undoSteps } from "./host-network.ts";
 import type { RouterConfig } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
@@ -129,17 +129,21 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     return { uplink: id, changed: true };
   };
 
+  const lateness = new TimerLateness();
+  lateness.start();
   const control = serveRoleControl(config.controlSocket, async (words) => {
     switch (words[0]) {
       case "status":
         return { role: "router", pid: process.pid, placement: handle.placement, activeUplink: config.uplinks[active]!.id, tunnelMtu: ready.tunnelMtu, innerMtus: ready.innerMtus, bindings: bul.bindings() };
       case "counters":
         return { ...counters.snapshot(), ...(await handle.counters()) };
+      case "lateness":
+        return lateness.take();
       case "uplink":
         if (words[1] === undefined) throw new Error("usage: uplink ID");
         return switchUplink(words[1]);
       default:
-        throw new Error(`unknown command '${words[0] ?? ""}'; try status, counters, uplink ID`);
+        throw new Error(`unknown command '${words[0] ?? ""}'; try status, counters, lateness, uplink ID`);
     }
   });
   log(`router up: home address ${config.homeAddress}, home agent ${config.homeAgent}, control ${config.controlSocket}`);
@@ -153,6 +157,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       drive();
       await Bun.sleep(DEREGISTRATION_GRACE_MS);
       timer.stop();
+      lateness.stop();
       control.stop();
       const closed = await handle.stop();
       await undoSteps(steps.down);
