@@ -8,8 +8,33 @@ function compare(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
-/** A selector covering `prefix` (`2001:db8:a::/64`, `192.0.2.0/24`, or a bare address), any protocol and port. */
+const protocolNames: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, "ipv6-icmp": 58, icmp6: 58, mh: 135, "ipv6-mh": 135 };
+/** Protocols whose "port" is a message type in the upper 8 bits of the port fields (RFC 4301 §4.4.1.1, RFC 4877 §4.3). */
+const typedProtocols = new Set([1, 58, 135]);
+
+/**
+ * A selector in strongSwan's `local_ts` syntax: `2001:db8:a::/64`, a bare address, and optionally
+ * `[proto]` or `[proto/port]` / `[proto/low-high]`. For ICMP, ICMPv6 and the Mobility Header the
+ * number after the slash is the message type, carried in the upper 8 bits of the port fields
+ * (e.g. `2001:db8:a::1/128[mh/5]` = Binding Update, RFC 4877 §4.3).
+ */
 export function selectorFromPrefix(text: string, ipProtocol = 0): TrafficSelector | undefined {
+  const bracket = /^(.*)\[([^\]/]+)(?:\/(\d+)(?:-(\d+))?)?\]$/.exec(text);
+  if (bracket) {
+    const name = bracket[2]!.toLowerCase();
+    const proto = /^\d+$/.test(name) ? Number(name) : protocolNames[name];
+    if (proto === undefined || proto > 255) return undefined;
+    const base = selectorFromPrefix(bracket[1]!, proto);
+    if (!base || bracket[3] === undefined) return base;
+    const low = Number(bracket[3]);
+    const high = bracket[4] === undefined ? low : Number(bracket[4]);
+    if (typedProtocols.has(proto)) {
+      if (low > 255 || high > 255 || low > high) return undefined;
+      return { ...base, startPort: low << 8, endPort: (high << 8) | 0xff };
+    }
+    if (low > 0xffff || high > 0xffff || low > high) return undefined;
+    return { ...base, startPort: low, endPort: high };
+  }
   const withLength = text.includes("/") ? text : `${text}/${text.includes(":") ? 128 : 32}`;
   const prefix = parsePrefix(withLength);
   if (!prefix) return undefined;
@@ -78,7 +103,9 @@ export function formatSelector(ts: TrafficSelector): string {
     }
   }
   if (ts.ipProtocol !== 0 || ts.startPort !== 0 || ts.endPort !== 0xffff) {
-    const ports = ts.startPort === 0 && ts.endPort === 0xffff ? "" : ts.startPort === ts.endPort ? `/${ts.startPort}` : `/${ts.startPort}-${ts.endPort}`;
+    const typed = typedProtocols.has(ts.ipProtocol) && (ts.startPort & 0xff) === 0 && (ts.endPort & 0xff) === 0xff;
+    const [low, high] = typed ? [ts.startPort >> 8, ts.endPort >> 8] : [ts.startPort, ts.endPort];
+    const ports = ts.startPort === 0 && ts.endPort === 0xffff ? "" : low === high ? `/${low}` : `/${low}-${high}`;
     text += `[${ts.ipProtocol}${ports}]`;
   }
   return text;

@@ -7,6 +7,7 @@ import { ExchangeType, NONCE_LENGTH, NotifyType } from "../constants.ts";
 import { createKeyExchange, type KeyExchange } from "../dh.ts";
 import type { IkeSa } from "../ike-sa.ts";
 import type { ProposalSpec } from "../proposal.ts";
+import { RefusedChildDeleteInitiator } from "./delete.ts";
 import { errorNotify, firstOf, notify, type InitiatorTask, type Received, type ResponderReply, type ResponderTask, type TaskContext, type TaskOutcome } from "../task.ts";
 
 /** The ESP specs for a CREATE_CHILD_SA: with PFS each gets the IKE SA's group unless it names its own. */
@@ -57,7 +58,10 @@ export class ChildExchangeInitiator {
     const nonce = firstOf(p, "nonce");
     if (!nonce) return fail("CREATE_CHILD_SA response without Nr", NotifyType.invalidSyntax);
     const accepted = acceptChild(sa, p, this.#specs);
-    if (!accepted.ok) return fail("CREATE_CHILD_SA response does not match our offer", accepted.error);
+    if (!accepted.ok) {
+      if (firstOf(p, "sa")) ctx.queue(new RefusedChildDeleteInitiator(this.#inboundSpi!));
+      return fail("CREATE_CHILD_SA response does not match our offer", accepted.error);
+    }
     let shared: Uint8Array | undefined;
     if (accepted.value.negotiated.dh) {
       const ke = firstOf(p, "ke");

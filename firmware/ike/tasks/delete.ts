@@ -70,3 +70,22 @@ export class DeleteResponder implements ResponderTask {
     return { payloads: ours.length > 0 ? [{ kind: "delete", protocolId: ProtocolId.esp, spiSize: 4, spis: ours }] : [], then: "keep" };
   }
 }
+
+/**
+ * Deletes a CHILD_SA the peer created but we refused (mode or selectors we did not accept, §1.3.1):
+ * we never installed it, so only our inbound SPI, which the peer knows as its outbound, is named.
+ */
+export class RefusedChildDeleteInitiator implements InitiatorTask {
+  readonly name = "child-delete-refused";
+  readonly exchange = ExchangeType.informational;
+  readonly #inboundSpi: number;
+  constructor(inboundSpi: number) {
+    this.#inboundSpi = inboundSpi;
+  }
+  build(): Payload[] {
+    return [{ kind: "delete", protocolId: ProtocolId.esp, spiSize: 4, spis: [Uint8Array.of(this.#inboundSpi >>> 24, (this.#inboundSpi >>> 16) & 0xff, (this.#inboundSpi >>> 8) & 0xff, this.#inboundSpi & 0xff)] }];
+  }
+  process(): TaskOutcome {
+    return { kind: "done" };
+  }
+}

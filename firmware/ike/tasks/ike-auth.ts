@@ -7,6 +7,7 @@ import { ExchangeType, NotifyType } from "../constants.ts";
 import type { IkeSa } from "../ike-sa.ts";
 import { errorNotify, firstOf, notifies, notify, type InitiatorTask, type Received, type ResponderReply, type ResponderTask, type TaskContext, type TaskOutcome } from "../task.ts";
 import { ownAuthPayloads, verifyPeerAuth } from "./authenticate.ts";
+import { RefusedChildDeleteInitiator } from "./delete.ts";
 import { certificateRequest } from "./ike-init.ts";
 
 /** MOBIKE notifies for IKE_AUTH: support, and our other addresses (none configured here). */
@@ -65,6 +66,8 @@ export class IkeAuthInitiator implements InitiatorTask {
     const child = childError ? undefined : acceptChild(sa, p, withoutDh(sa.config.espProposals));
     if (!child || !child.ok) {
       const n = childError?.notifyType ?? (child && !child.ok ? child.error : NotifyType.noProposalChosen);
+      // The peer installed a CHILD_SA we refuse (e.g. tunnel for our transport request): have it deleted.
+      if (!childError && firstOf(p, "sa")) ctx.queue(new RefusedChildDeleteInitiator(this.#inboundSpi!));
       ctx.emit({ kind: "child-sa-failed", ikeSaName: sa.name, childName: sa.config.childName, reason: "first CHILD_SA not created", notify: n });
       return { kind: "done" };
     }
