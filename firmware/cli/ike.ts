@@ -45,6 +45,7 @@ options:
   --transport            ask for a transport-mode CHILD_SA (default tunnel)
   --no-mobike            do not offer MOBIKE
   --no-fragmentation     do not offer IKE fragmentation (RFC 7383)
+  --fragment-size N      largest IKE datagram before fragmenting, in octets (default 1280)
   --liveness             probe: run a liveness check before deleting
   --rekey-child          probe: rekey the CHILD_SA once (add --pfs for a fresh key exchange)
   --pfs                  with --rekey-child / --create-child: use the IKE SA's DH group (PFS)
@@ -81,6 +82,7 @@ const options = {
   pfs: { type: "boolean" },
   "rekey-ike": { type: "boolean" },
   "move-to": { type: "string" },
+  "fragment-size": { type: "string" },
   hold: { type: "string" },
   timeout: { type: "string" },
   once: { type: "boolean" },
@@ -129,6 +131,13 @@ function port(text: string | undefined, fallback: number, name: string): number 
   return n;
 }
 
+function fragmentSize(text: string | undefined): number {
+  if (text === undefined) return 1280;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 128 || n > 65535) throw new UsageError("--fragment-size: 128..65535 octets");
+  return n;
+}
+
 function buildConfig(v: Values, name: string): IkeConfig {
   const ike = parseProposals(v.proposal ?? "aes128gcm16-prfsha256-x25519,aes256gcm16-prfsha384-ecp384", "ike");
   if (!ike.ok) throw new UsageError(`--proposal: ${ike.error.token ? `'${ike.error.token}': ` : ""}${ike.error.reason}`);
@@ -147,7 +156,7 @@ function buildConfig(v: Values, name: string): IkeConfig {
     mode: v.transport ? "transport" : "tunnel",
     mobike: !v["no-mobike"],
     fragmentation: !v["no-fragmentation"],
-    maxMessageSize: 1280,
+    maxMessageSize: fragmentSize(v["fragment-size"]),
     childLifetimes: defaultChildLifetimes,
     ikeLifetimeMs: DEFAULT_IKE_LIFETIME_MS,
     retransmit: defaultRetransmit,

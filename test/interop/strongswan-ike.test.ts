@@ -162,6 +162,17 @@ describe.skipIf(!isRoot || !haveTools)("strongSwan interop (IKE)", () => {
     expect(lab.sas()["rw"]).toBeUndefined();
   }, 40_000);
 
+  test("IKE fragmentation (RFC 7383) both ways: certificate IKE_AUTH split by us and by charon", async () => {
+    const pki = lab.makePki("ec", "ed25519");
+    lab.load(conf("responder", "pubkey", SUITES[0].ike, SUITES[0].esp));
+    const r = await probe(["--proposal", SUITES[0].ike, "--esp-proposal", SUITES[0].esp, "--fragment-size", "300", ...authArgs("pubkey", pki)]);
+    expect(r.code).toBe(0);
+    expect(r.json.ike.fragmentation).toBe(true);
+    expect(r.json.counters["ike.fragments.sent"]).toBeGreaterThan(1);
+    expect(r.json.counters["ike.fragments.received"]).toBeGreaterThan(1);
+    expect(r.json.deleted).toBe(true);
+  }, 40_000);
+
   test("a wrong PSK fails with AUTHENTICATION_FAILED and a non-zero exit", async () => {
     lab.load(conf("responder", "psk", SUITES[0].ike, SUITES[0].esp));
     const wrong = join(lab.dir, "wrong-psk");

@@ -83,6 +83,8 @@ export class StrongSwanLab {
   load = random nonce openssl aes sha1 sha2 hmac gcm kdf pem pkcs1 pkcs8 x509 pubkey kernel-libipsec kernel-netlink socket-default vici
   install_routes = no
   retransmit_tries = 3
+  # Small enough that an IKE_AUTH with a certificate is split into RFC 7383 fragments.
+  fragment_size = 400
   filelog {
     lab {
       path = ${this.dir}/charon.log
