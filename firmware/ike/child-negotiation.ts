@@ -2,7 +2,7 @@
 
 import { err, ok, type Result } from "../core/result.ts";
 import type { Payload } from "../wire/ikev2/payloads.ts";
-import { espSpi, espSpiBytes, espSpiFromBytes, espSuiteOf, directionalKeys, type ChildSa, type ChildSaInstall, type EspSpi } from "./child-sa.ts";
+import { espSpiBytes, espSpiFromBytes, espSuiteOf, directionalKeys, type ChildSa, type ChildSaInstall, type EspSpi } from "./child-sa.ts";
 import { NotifyType } from "./constants.ts";
 import type { RandomSource } from "./dh.ts";
 import type { IkeSa } from "./ike-sa.ts";
@@ -33,14 +33,6 @@ export function espOffer(specs: readonly ProposalSpec[], spi: EspSpi, withDh: bo
 /** The (ESP) specs with DH stripped, for IKE_AUTH where no KE is exchanged (§1.2). */
 export function withoutDh(specs: readonly ProposalSpec[]): ProposalSpec[] {
   return specs.map((s) => ({ ...s, dh: [] }));
-}
-
-export interface ChildRequest {
-  readonly negotiated: Negotiated;
-  readonly peerSpi: EspSpi;
-  readonly tsi: Extract<Payload, { kind: "tsi" }>;
-  readonly tsr: Extract<Payload, { kind: "tsr" }>;
-  readonly transport: boolean;
 }
 
 /** A responder's choice for a CHILD_SA request; an error notify type when it cannot accept. */
@@ -143,5 +135,3 @@ export function installRecord(sa: IkeSa, child: ChildSa, rekeys?: EspSpi): Child
     ...(rekeys !== undefined ? { rekeys } : {}),
   };
 }
-
-export { espSpi };

@@ -7,14 +7,14 @@ import { ikeSpi, type IkeSpi } from "../wire/ikev2/header.ts";
 import { encodeMessage, parseMessage } from "../wire/ikev2/message.ts";
 import type { ChildSa, EspSpi } from "./child-sa.ts";
 import type { IkeConfig } from "./config.ts";
-import { ExchangeType, NAT_KEEPALIVE_INTERVAL_MS, NotifyType } from "./constants.ts";
+import { ExchangeType, NAT_KEEPALIVE_INTERVAL_MS } from "./constants.ts";
 import type { RandomSource } from "./dh.ts";
 import type { Datagram, Endpoint } from "./endpoint.ts";
 import { errorAction } from "./error-policy.ts";
 import type { IkeEvent } from "./events.ts";
 import { IkeSa } from "./ike-sa.ts";
 import { InitResponder, type ResponderLimits } from "./responder.ts";
-import { notify, type InitiatorTask } from "./task.ts";
+import type { InitiatorTask } from "./task.ts";
 import { TaskManager } from "./task-manager.ts";
 import { ChildCreateInitiator } from "./tasks/child-create.ts";
 import { ChildRekeyInitiator } from "./tasks/child-rekey.ts";
@@ -238,5 +238,3 @@ export class IkeEndpoint {
     return next;
   }
 }
-
-export { notify, NotifyType };

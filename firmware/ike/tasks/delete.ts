@@ -15,7 +15,7 @@ export class ChildDeleteInitiator implements InitiatorTask {
   constructor(child: ChildSa) {
     this.#child = child;
   }
-  build(sa: IkeSa): Payload[] {
+  build(): Payload[] {
     this.#child.state = "deleting";
     return [{ kind: "delete", protocolId: ProtocolId.esp, spiSize: 4, spis: [spiOf(this.#child.inboundSpi)] }];
   }

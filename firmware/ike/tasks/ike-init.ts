@@ -8,7 +8,6 @@ import { certificateAuthorityHash } from "../certificate.ts";
 import type { IkeConfig } from "../config.ts";
 import { CertEncoding, ExchangeType, NONCE_LENGTH, NotifyType } from "../constants.ts";
 import { createKeyExchange, type KeyExchange, type RandomSource } from "../dh.ts";
-import type { Endpoint } from "../endpoint.ts";
 import { IkeSa } from "../ike-sa.ts";
 import { spiBytes } from "../../wire/ikev2/header.ts";
 import { deriveIkeSaKeys, skeyseedInitial } from "../keys.ts";
@@ -203,5 +202,4 @@ export function respondIkeSaInit(
   return ok({ sa, reply });
 }
 
-export { emitKeys as emitIkeSaKeys, establishKeys };
-export type { Endpoint };
+export { emitKeys as emitIkeSaKeys };
