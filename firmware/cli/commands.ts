@@ -6,6 +6,7 @@ export const commands: readonly Command[] = [
   { name: "lab", summary: "network-namespace lab: up, smoke, perf, down, sweep", load: () => import("./lab.ts") },
   { name: "image", summary: "OTA images: keygen, build (signed), inspect (verify)", load: () => import("./image.ts") },
   { name: "flash", summary: "write a signed image to a device or file (technician tool)", load: () => import("./flash.ts") },
+  { name: "ota", summary: "A/B and OTA state: status, install IMAGE, mark-good (technician)", load: () => import("./ota.ts") },
   { name: "config", summary: "device configuration: validate FILE, schema (JSON Schema), example", load: () => import("./config.ts") },
   { name: "status", summary: "local status from the running device (links, bindings, SAs, MQTT)", load: () => import("./status.ts") },
   { name: "mip6", summary: "Mobility Header tools: decode HEX (JSON), selftest-pcap FILE (tshark oracle)", load: () => import("./mip6.ts") },
