@@ -72,6 +72,7 @@ export class IkeEndpoint {
       transmit: (d: Datagram) => this.#outbox.push(d),
       emit: (e: IkeEvent) => this.#events.push(e),
       adopt: (sa: IkeSa) => this.#register(sa),
+      queueOn: (sa: IkeSa, task: InitiatorTask, now: Instant) => this.#queue(sa, task, now),
       responderFor,
     };
   }

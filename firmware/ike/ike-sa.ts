@@ -42,6 +42,10 @@ export class IkeSa {
   peerId?: Identity;
   peerAdditionalAddresses: string[] = [];
   readonly children: ChildSa[] = [];
+  /** We have an IKE SA rekey of this SA in flight (RFC 7296 §2.8.2 collision detection). */
+  rekeying = false;
+  /** The successor the peer created by rekeying this SA while we were rekeying it too. */
+  rekeyCollision?: IkeSa;
 
   constructor(config: IkeConfig, isInitiator: boolean, name: string, local: Endpoint, remote: Endpoint, initiatorSpi: IkeSpi, responderSpi: IkeSpi) {
     this.config = config;

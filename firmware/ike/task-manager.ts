@@ -21,6 +21,7 @@ export interface TaskManagerEnv {
   transmit(d: Datagram): void;
   emit(e: IkeEvent): void;
   adopt(sa: IkeSa): void;
+  queueOn(sa: IkeSa, task: InitiatorTask, now: Instant): void;
   /** Picks the responder task for a request, or an error notify type when the request cannot be served. */
   responderFor(sa: IkeSa, exchange: number, payloads: readonly Payload[]): ResponderTask | number;
 }
@@ -125,6 +126,7 @@ export class TaskManager {
       emit: (e) => this.#env.emit(e),
       queue: (t) => this.queue(t, now),
       adopt: (sa) => this.#env.adopt(sa),
+      queueOn: (sa, task) => this.#env.queueOn(sa, task, now),
     };
   }
 

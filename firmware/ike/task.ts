@@ -28,6 +28,8 @@ export interface TaskContext {
   queue(task: InitiatorTask): void;
   /** Hands a newly created IKE SA (IKE rekey) to the endpoint that routes datagrams. */
   adopt(sa: IkeSa): void;
+  /** Queues an initiator task on another IKE SA held by the same endpoint (a rekey successor). */
+  queueOn(sa: IkeSa, task: InitiatorTask): void;
 }
 
 export type TaskOutcome =

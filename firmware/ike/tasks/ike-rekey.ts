@@ -12,6 +12,10 @@ import { errorNotify, firstOf, notify, type InitiatorTask, type Received, type R
 import { IkeDeleteInitiator } from "./delete.ts";
 import { emitIkeSaKeys } from "./ike-init.ts";
 
+function lowest(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return Buffer.compare(a, b) <= 0 ? a : b;
+}
+
 function spiFrom(bytes: Uint8Array): IkeSpi | undefined {
   if (bytes.length !== 8) return undefined;
   const v = BigInt(`0x${toHex(bytes)}`);
@@ -59,6 +63,7 @@ export class IkeRekeyInitiator implements InitiatorTask {
   }
 
   build(sa: IkeSa, ctx: TaskContext): Payload[] {
+    sa.rekeying = true;
     this.#spi ??= freshIkeSpi(ctx.random);
     this.#nonce ??= ctx.random(NONCE_LENGTH);
     this.#keyExchange ??= createKeyExchange(sa.negotiated?.dh?.id ?? DhGroup.none, ctx.random);
@@ -74,6 +79,7 @@ export class IkeRekeyInitiator implements InitiatorTask {
 
   process(sa: IkeSa, response: Received, ctx: TaskContext): TaskOutcome {
     const p = response.payloads;
+    sa.rekeying = false;
     const error = errorNotify(p);
     if (error) return { kind: "failed", reason: "peer refused the IKE SA rekey", notify: error.notifyType, closeIkeSa: false };
     const saPayload = firstOf(p, "sa");
@@ -90,6 +96,17 @@ export class IkeRekeyInitiator implements InitiatorTask {
     const next = successor(sa, true, this.#spi!, spiR, negotiated, shared.value.expose(), this.#nonce!, nonce.data.slice());
     shared.value.wipe();
     ctx.adopt(next);
+    const theirs = sa.rekeyCollision;
+    if (theirs && theirs.state === "established") {
+      // §2.8.2: both sides rekeyed. The new SA made with the lowest of the four nonces is redundant;
+      // its initiator deletes it, and the initiator of the surviving one deletes the old SA.
+      ctx.counters.increment("ike.sa.rekey-collision");
+      if (Buffer.compare(lowest(next.nonceI, next.nonceR), lowest(theirs.nonceI, theirs.nonceR)) < 0) {
+        ctx.queueOn(next, new IkeDeleteInitiator());
+        return { kind: "done" };
+      }
+      next.children.push(...theirs.children.splice(0));
+    }
     ctx.counters.increment("ike.sa.rekeyed");
     ctx.emit({ kind: "ike-sa-rekeyed", oldName: sa.name, sa: next.summary() });
     emitIkeSaKeys(next, ctx);
@@ -121,6 +138,7 @@ export class IkeRekeyResponder implements ResponderTask {
     const next = successor(sa, false, spiI, spiR, negotiated, shared.value.expose(), nonce.data.slice(), nonceR);
     shared.value.wipe();
     ctx.adopt(next);
+    if (sa.rekeying) sa.rekeyCollision = next;
     ctx.counters.increment("ike.sa.rekeyed");
     ctx.emit({ kind: "ike-sa-rekeyed", oldName: sa.name, sa: next.summary() });
     emitIkeSaKeys(next, ctx);

@@ -175,6 +175,25 @@ describe("after establishment", () => {
     expect(a.ikeSas[0]!.children).toHaveLength(1);
   });
 
+  test("simultaneous IKE SA rekey: one successor survives on both sides with every CHILD_SA (§2.8.2)", () => {
+    const { a, b, net, sa } = established();
+    const rsa = b.ikeSas[0]!;
+    const child = sa.children[0]!;
+    a.rekeyIke(sa, net.now);
+    b.rekeyIke(rsa, net.now);
+    net.run();
+    expect(a.counters.get("ike.sa.rekey-collision") + b.counters.get("ike.sa.rekey-collision")).toBe(2);
+    expect(a.ikeSas).toHaveLength(1);
+    expect(b.ikeSas).toHaveLength(1);
+    expect(a.ikeSas[0]!.responderSpi).toBe(b.ikeSas[0]!.responderSpi);
+    expect(a.ikeSas[0]!.children).toEqual([child]);
+    expect(b.ikeSas[0]!.children).toHaveLength(1);
+    expect(eventsOf(net.events.get(a)!, "child-sa-deleted")).toHaveLength(0);
+    a.checkLiveness(a.ikeSas[0]!, net.now);
+    net.run();
+    expect(eventsOf(net.events.get(a)!, "liveness")[0]!.alive).toBe(true);
+  });
+
   test("DELETE of the IKE SA removes everything on both sides", () => {
     const { a, b, net, sa } = established();
     a.deleteIke(sa, net.now);
