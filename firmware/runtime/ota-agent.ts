@@ -474,6 +474,9 @@ export class OtaAgent {
     if (head.value.manifest.version !== d.job.version) {
       return { kind: "version-mismatch", detail: `the signed manifest is version ${head.value.manifest.version}, the job says ${d.job.version}` };
     }
+    if (d.job.securityVersion !== undefined && head.value.manifest.securityVersion !== d.job.securityVersion) {
+      return { kind: "version-mismatch", detail: `the signed manifest has security version ${head.value.manifest.securityVersion}, the job says ${d.job.securityVersion}` };
+    }
     return undefined;
   }
 
