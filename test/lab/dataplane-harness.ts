@@ -44,6 +44,8 @@ export interface DataplaneLabOptions {
   readonly tag: string;
   readonly placement?: LoopPlacement;
   readonly batchSize?: number;
+  /** The uplink MTUs the router is told (its inner MTU per uplink follows). Default 1500 each. */
+  readonly uplinkMtus?: { readonly lte?: number; readonly wifi?: number };
   readonly labOptions?: LabOptions;
   readonly log?: (line: string) => void;
 }
@@ -86,8 +88,8 @@ export async function startDataplaneLab(options: DataplaneLabOptions): Promise<D
       lan: { interface: t.mobileRouterLan.name, address: ipv6Of(t.mobileRouterLan) },
       tunnel: { interface: "mnr0" },
       uplinks: [
-        { id: "lte", interface: t.access.lte.router.name, bindingId: 1, careOfAddress: ipv6Of(t.access.lte.router) },
-        { id: "wifi", interface: t.access.wifi.router.name, bindingId: 2, careOfAddress: ipv6Of(t.access.wifi.router) },
+        { id: "lte", interface: t.access.lte.router.name, bindingId: 1, careOfAddress: ipv6Of(t.access.lte.router), mtu: options.uplinkMtus?.lte ?? 1500 },
+        { id: "wifi", interface: t.access.wifi.router.name, bindingId: 2, careOfAddress: ipv6Of(t.access.wifi.router), mtu: options.uplinkMtus?.wifi ?? 1500 },
       ],
       activeUplink: "lte",
       ipsec: {
