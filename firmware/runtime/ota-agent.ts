@@ -210,10 +210,11 @@ export class OtaAgent {
     if (this.#healthTimer) clearInterval(this.#healthTimer);
     const d = this.#download;
     if (d && !d.done) {
+      // Received bytes already queued are still written, then made durable, so a restart resumes after them.
       d.transport.cancel();
       this.#checkpoint(d);
-      d.done = true;
       await d.writes;
+      d.done = true;
       await d.partial.close();
     }
     await this.#chain.catch(() => undefined);
@@ -416,7 +417,7 @@ export class OtaAgent {
   }
 
   #onData(d: ActiveDownload, offset: number, bytes: Uint8Array): void {
-    if (d.done) return;
+    if (d.done || this.#stopped) return;
     this.counters.increment("ota.download.bytes", bytes.length);
     const pieces = d.fetch.handleData(offset, bytes, this.#now());
     for (const piece of pieces) {

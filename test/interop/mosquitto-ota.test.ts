@@ -149,7 +149,8 @@ describe.skipIf(!hasMosquitto)("OTA over MQTT against Mosquitto (simulated board
     const again = await powerOn();
     expect(again.slot).toBe("a");
     expect(again.agent.counters.get("ota.download.resumed")).toBe(1);
-    expect(again.agent.progress()!.received).toBeGreaterThan(v2.length * 0.5);
+    // A graceful stop writes and checkpoints everything received: the restart resumes exactly there.
+    expect(again.agent.progress()!.received).toBeGreaterThanOrEqual(atKill);
 
     await until(() => again.reboots.length > 0, 20_000, "install finished and reboot requested");
     expect(again.reboots).toEqual(["ota-install"]);
