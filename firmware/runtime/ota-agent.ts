@@ -105,7 +105,8 @@ interface ActiveDownload {
   readonly partial: PartialDownload;
   readonly fetch: OtaFetch;
   readonly gate: OtaLinkGate;
-  readonly transport: RangeTransport;
+  /** Set right after creation (the transport's callbacks need the download). */
+  transport: RangeTransport;
   readonly throttle: ProgressThrottle;
   meteredBytes: number;
   checkpointAt: number;
@@ -233,7 +234,9 @@ export class OtaAgent {
       this.#log(`ota: cannot read the boot state: ${outcome.error}`);
       return;
     }
-    const subject = current ? { jobId: current.job.jobId, version: current.job.version } : { jobId: null, version: await this.#slotVersion(outcome.value.slot) };
+    // Without a record (an image installed with `monami ota install`), the version is read from the slot concerned.
+    const concerned = outcome.value.kind === "rolled-back" ? outcome.value.failedSlot : outcome.value.slot;
+    const subject = current ? { jobId: current.job.jobId, version: current.job.version } : { jobId: null, version: await this.#slotVersion(concerned) };
     switch (outcome.value.kind) {
       case "trial": {
         const { slot, gate } = outcome.value;
@@ -358,7 +361,7 @@ export class OtaAgent {
       done: false,
       writes: Promise.resolve(),
     };
-    (download as { transport: RangeTransport }).transport = this.#transport(download);
+    download.transport = this.#transport(download);
     this.#download = download;
     if (partial.value.offset > 0) {
       this.counters.increment("ota.download.resumed");
