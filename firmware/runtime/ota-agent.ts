@@ -4,6 +4,7 @@ import { instant, type Instant } from "../core/instant.ts";
 import { Counters } from "../core/counters.ts";
 import { earliest, later } from "../core/instant.ts";
 import type { BoardDefinition, SlotName } from "../../board/api/board.ts";
+import type { LinkId } from "../../board/api/link-metrics.ts";
 import type { Stamp } from "../fleet/messages.ts";
 import { ChunkView, encodeChunkRequest, otaChunkErrorCounter } from "../fleet/ota-chunk.ts";
 import { OtaFetch } from "../fleet/ota-fetch.ts";
@@ -112,6 +113,8 @@ interface ActiveDownload {
   checkpointAt: number;
   headChecked: boolean;
   connection: number | undefined;
+  /** The link the transfer runs over while downloading. */
+  carrier: LinkId | undefined;
   done: boolean;
   writes: Promise<void>;
 }
@@ -358,6 +361,7 @@ export class OtaAgent {
       checkpointAt: partial.value.offset,
       headChecked: false,
       connection: undefined,
+      carrier: undefined,
       done: false,
       writes: Promise.resolve(),
     };
@@ -516,6 +520,7 @@ export class OtaAgent {
 
   #onDecision(d: ActiveDownload, decision: OtaDownloadDecision): void {
     if (decision.action === "pause") {
+      d.carrier = undefined;
       this.counters.increment(`ota.download.paused.${decision.reason}`);
       this.#log(`ota: job ${d.job.jobId} paused: ${decision.detail}`);
       d.transport.cancel();
@@ -533,6 +538,12 @@ export class OtaAgent {
       });
       return;
     }
+    if (d.carrier !== undefined && d.carrier !== decision.link) {
+      // Another uplink (care-of address) carries the transfer now: requests in flight went out on the old one.
+      d.transport.cancel();
+      d.fetch.handleDisconnect();
+    }
+    d.carrier = decision.link;
     this.#log(`ota: job ${d.job.jobId} downloading over ${decision.link}${decision.metered ? ` (metered${decision.allowanceBytes !== undefined ? `, ${decision.allowanceBytes} bytes allowed` : ""})` : ""}`);
     d.throttle.reset();
     d.throttle.due(d.fetch.offset, d.job.size, this.#now());
