@@ -4,8 +4,8 @@ import { appendFileSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pskFromFileText } from "../ike/auth.ts";
 import { parseCertificatePem, parsePrivateKeyPem } from "../ike/certificate.ts";
-import { espSpiHex, type ChildSaInstall } from "../ike/child-sa.ts";
-import { defaultChildLifetimes, defaultPorts, defaultRetransmit, DEFAULT_IKE_LIFETIME_MS, type AuthConfig, type IkeConfig } from "../ike/config.ts";
+import { espSpiHex, type ChildSaInstall, type ChildSaLifetimes } from "../ike/child-sa.ts";
+import { defaultChildLifetimes, defaultIkeLifetimes, defaultPorts, defaultRetransmit, type AuthConfig, type IkeConfig } from "../ike/config.ts";
 import { notifyName } from "../ike/constants.ts";
 import type { IkeEvent, IkeSaSummary } from "../ike/events.ts";
 import { IkeEndpoint } from "../ike/ike-endpoint.ts";
@@ -52,6 +52,9 @@ options:
   --create-child         probe: create a second CHILD_SA with CREATE_CHILD_SA
   --rekey-ike            probe: rekey the IKE SA once
   --move-to ADDR         probe: MOBIKE, move the SAs to our other address ADDR (UPDATE_SA_ADDRESSES, RFC 4555)
+  --child-rekey SECONDS  rekey every CHILD_SA after this long (up to 10 % earlier; delete at 110 %; default 3600)
+  --ike-rekey SECONDS    rekey the IKE SA after this long (same proportions; default 14400)
+  --dpd SECONDS          liveness check after this long without traffic from the peer (default 0 = off)
   --hold SECONDS         probe: keep the SAs up this long before deleting them (default 0)
   --timeout SECONDS      give up after this long (default 30; respond: run time, default unlimited)
   --ike-port N / --natt-port N   UDP ports (default 500 / 4500)
@@ -90,6 +93,9 @@ const options = {
   "natt-port": { type: "string" },
   "ikev2-keys": { type: "string" },
   "esp-keys": { type: "string" },
+  "child-rekey": { type: "string" },
+  "ike-rekey": { type: "string" },
+  dpd: { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>["values"];
@@ -138,6 +144,21 @@ function fragmentSize(text: string | undefined): number {
   return n;
 }
 
+function seconds(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || n > 604_800) throw new UsageError(`--${name}: seconds, 0..604800`);
+  return n;
+}
+
+/** `--child-rekey N` / `--ike-rekey N`: rekey after N s (up to 10 % earlier), hard expiry at 1.1 N (strongSwan's proportions). */
+function lifetimes(text: string | undefined, fallback: ChildSaLifetimes, name: string): ChildSaLifetimes {
+  if (text === undefined) return fallback;
+  const ms = seconds(text, 0, name) * 1000;
+  if (ms < 1000) throw new UsageError(`--${name}: at least 1 second`);
+  return { rekeyAfterMs: ms, expireAfterMs: Math.round(ms * 1.1), rekeyJitterMs: Math.round(ms * 0.1) };
+}
+
 function buildConfig(v: Values, name: string): IkeConfig {
   const ike = parseProposals(v.proposal ?? "aes128gcm16-prfsha256-x25519,aes256gcm16-prfsha384-ecp384", "ike");
   if (!ike.ok) throw new UsageError(`--proposal: ${ike.error.token ? `'${ike.error.token}': ` : ""}${ike.error.reason}`);
@@ -157,8 +178,9 @@ function buildConfig(v: Values, name: string): IkeConfig {
     mobike: !v["no-mobike"],
     fragmentation: !v["no-fragmentation"],
     maxMessageSize: fragmentSize(v["fragment-size"]),
-    childLifetimes: defaultChildLifetimes,
-    ikeLifetimeMs: DEFAULT_IKE_LIFETIME_MS,
+    childLifetimes: lifetimes(v["child-rekey"], defaultChildLifetimes, "child-rekey"),
+    ikeLifetimes: lifetimes(v["ike-rekey"], defaultIkeLifetimes, "ike-rekey"),
+    livenessIntervalMs: seconds(v.dpd, 0, "dpd") * 1000,
     retransmit: defaultRetransmit,
     ports: { ike: port(v["ike-port"], defaultPorts.ike, "ike-port"), natT: port(v["natt-port"], defaultPorts.natT, "natt-port") },
     exportKeys: v["ikev2-keys"] !== undefined,

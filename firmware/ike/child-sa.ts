@@ -37,11 +37,18 @@ export function espSuiteOf(n: Negotiated): EspSuiteId | undefined {
   return isEspSuiteId(id) ? id : undefined;
 }
 
+/**
+ * Time limits of an SA (CHILD_SA or IKE SA), as strongSwan's rekey_time / life_time / rand_time:
+ * the rekey starts `rekeyAfterMs` minus a random part of `rekeyJitterMs` after installation (so two
+ * peers with the same settings rarely collide, RFC 7296 §2.8.1), the SA is deleted at `expireAfterMs`.
+ */
 export interface ChildSaLifetimes {
   /** Rekey this long after installation (soft). */
   readonly rekeyAfterMs: number;
   /** Delete this long after installation (hard). */
   readonly expireAfterMs: number;
+  /** Up to this much earlier than `rekeyAfterMs`, drawn at random per SA. */
+  readonly rekeyJitterMs: number;
 }
 
 /**

@@ -38,7 +38,13 @@ export interface IkeConfig {
   /** Largest IKE datagram we send before fragmenting (RFC 7383 §2.5.1: 1280 for IPv6 paths). */
   readonly maxMessageSize: number;
   readonly childLifetimes: ChildSaLifetimes;
-  readonly ikeLifetimeMs: number;
+  /** IKE SA rekey (§2.18) and hard expiry, timed from establishment. */
+  readonly ikeLifetimes: ChildSaLifetimes;
+  /**
+   * Liveness check (§2.4) after this long without an authenticated IKE message or reported ESP
+   * traffic from the peer; 0 turns scheduled checks off. A check that gets no answer closes the SA.
+   */
+  readonly livenessIntervalMs: number;
   readonly retransmit: RetransmitPolicy;
   /** UDP ports of the I/O edge: plain IKE and NAT-T (non-ESP marker, ESP-in-UDP). */
   readonly ports: { readonly ike: number; readonly natT: number };
@@ -56,6 +62,6 @@ export const defaultRetransmit: RetransmitPolicy = {
 
 export const defaultPorts = { ike: IKE_PORT, natT: IKE_NAT_T_PORT } as const;
 
-/** strongSwan's defaults: CHILD_SA rekey after 1 h minus jitter, IKE SA after 4 h. */
-export const defaultChildLifetimes: ChildSaLifetimes = { rekeyAfterMs: 3_240_000, expireAfterMs: 3_600_000 };
-export const DEFAULT_IKE_LIFETIME_MS = 14_400_000;
+/** strongSwan's defaults: CHILD_SA rekey after 1 h (life 1.1 h, up to 6 min earlier), IKE SA after 4 h (+10 %). */
+export const defaultChildLifetimes: ChildSaLifetimes = { rekeyAfterMs: 3_600_000, expireAfterMs: 3_960_000, rekeyJitterMs: 360_000 };
+export const defaultIkeLifetimes: ChildSaLifetimes = { rekeyAfterMs: 14_400_000, expireAfterMs: 15_840_000, rekeyJitterMs: 1_440_000 };

@@ -94,6 +94,8 @@ export const KEY_PAD_FOR_IKEV2 = "Key Pad for IKEv2";
 export const RETRANSMIT_INITIAL_TIMEOUT_MS = 1_000;
 export const RETRANSMIT_BACKOFF = 2;
 export const RETRANSMIT_MAX_TRIES = 6;
+/** A rekey that did not happen (refused, lost, or still waiting) is tried again this long after it was due. */
+export const REKEY_RETRY_MS = 30_000;
 /** NAT keepalive interval (RFC 3948 §4: 20 s default). */
 export const NAT_KEEPALIVE_INTERVAL_MS = 20_000;
 /** Nonce length we send: at least half the PRF key size and ≥ 16 (§2.10); 32 covers SHA-512. */

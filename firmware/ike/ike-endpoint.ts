@@ -1,6 +1,7 @@
 // The sans-IO IKE endpoint: datagrams and timer ticks in, datagrams and SA events out; routes by SPI to each IKE SA's task manager.
 
 import { Counters } from "../core/counters.ts";
+import { assertNever } from "../core/result.ts";
 import { later, type Instant } from "../core/instant.ts";
 import { wireErrorCounter } from "../wire/error.ts";
 import { ikeSpi, type IkeSpi } from "../wire/ikev2/header.ts";
@@ -14,6 +15,7 @@ import { errorAction } from "./error-policy.ts";
 import type { IkeEvent } from "./events.ts";
 import { IkeSa } from "./ike-sa.ts";
 import { InitResponder, type ResponderLimits } from "./responder.ts";
+import { SaScheduler, type ScheduledWork } from "./sa-scheduler.ts";
 import type { InitiatorTask } from "./task.ts";
 import { TaskManager } from "./task-manager.ts";
 import { ChildCreateInitiator } from "./tasks/child-create.ts";
@@ -42,10 +44,12 @@ export class IkeEndpoint {
   readonly #events: IkeEvent[] = [];
   readonly #responder: InitResponder | undefined;
   readonly #keepaliveAt = new Map<IkeSa, Instant>();
+  readonly #scheduler: SaScheduler;
   #initiated = 0;
 
   constructor(options: IkeEndpointOptions) {
     this.#random = options.random;
+    this.#scheduler = new SaScheduler(options.random);
     this.counters = options.counters ?? new Counters();
     this.#responder = options.responder ? new InitResponder(options.responder, options.random, this.counters, options.responderLimits) : undefined;
   }
@@ -73,6 +77,7 @@ export class IkeEndpoint {
       emit: (e: IkeEvent) => this.#events.push(e),
       adopt: (sa: IkeSa) => this.#register(sa),
       queueOn: (sa: IkeSa, task: InitiatorTask, now: Instant) => this.#queue(sa, task, now),
+      heard: (sa: IkeSa, now: Instant) => this.#scheduler.heard(sa, now),
       responderFor,
     };
   }
@@ -125,6 +130,76 @@ export class IkeEndpoint {
   }
   childBySpi(sa: IkeSa, inboundSpi: EspSpi): ChildSa | undefined {
     return sa.childByInbound(inboundSpi);
+  }
+
+  #owner(spi: EspSpi, direction: "inbound" | "outbound"): { tm: TaskManager; child: ChildSa } | undefined {
+    for (const tm of this.#managers.values()) {
+      if (tm.closed) continue;
+      const child = direction === "inbound" ? tm.sa.childByInbound(spi) : tm.sa.childByOutbound(spi);
+      if (child) return { tm, child };
+    }
+    return undefined;
+  }
+
+  /**
+   * The data plane received authentic ESP on the CHILD_SA with this inbound SPI: the peer is
+   * alive, so no liveness check is due (RFC 7296 §2.4). Unknown SPIs are ignored.
+   */
+  noteEspActivity(inboundSpi: EspSpi, now: Instant): void {
+    const owner = this.#owner(inboundSpi, "inbound");
+    if (owner) this.#scheduler.heard(owner.tm.sa, now);
+  }
+
+  /**
+   * An ESP lifetime of the SAD ran out (RFC 4301 §4.4.2.1: bytes, packets, time or sequence
+   * numbers) for the SA with this SPI in this direction: a soft expiry rekeys the CHILD_SA as
+   * initiator now, a hard one deletes it. False when no CHILD_SA has the SPI (already replaced).
+   */
+  childLifetimeExpired(spi: EspSpi, direction: "inbound" | "outbound", hard: boolean, now: Instant): boolean {
+    const owner = this.#owner(spi, direction);
+    if (!owner) return false;
+    this.#scheduler.track(owner.tm.sa, now);
+    if (hard) this.#scheduler.expireChildNow(owner.child, now);
+    else this.#scheduler.rekeyChildNow(owner.child, now);
+    this.#runScheduled(owner.tm, now);
+    return true;
+  }
+
+  #perform(tm: TaskManager, work: ScheduledWork, now: Instant): void {
+    const sa = tm.sa;
+    switch (work.kind) {
+      case "rekey-ike":
+        this.counters.increment("ike.sa.rekey-due");
+        tm.queue(new IkeRekeyInitiator(), now);
+        return;
+      case "expire-ike":
+        this.counters.increment("ike.sa.expired");
+        tm.queue(new IkeDeleteInitiator(), now);
+        return;
+      case "rekey-child":
+        this.counters.increment("ike.child.rekey-due");
+        tm.queue(new ChildRekeyInitiator(work.child, sa.config.espProposals.some((p) => p.dh.length > 0)), now);
+        return;
+      case "expire-child":
+        this.counters.increment("ike.child.expired");
+        tm.queue(new ChildDeleteInitiator(work.child), now);
+        return;
+      case "liveness":
+        this.counters.increment("ike.liveness.due");
+        tm.queue(new LivenessInitiator(), now);
+        return;
+      default:
+        assertNever(work);
+    }
+  }
+
+  #runScheduled(tm: TaskManager, now: Instant): void {
+    if (tm.closed) return;
+    for (const work of this.#scheduler.due(tm.sa, now, !tm.busy)) this.#perform(tm, work, now);
+  }
+
+  #track(now: Instant): void {
+    for (const tm of this.#managers.values()) if (!tm.closed) this.#scheduler.track(tm.sa, now);
   }
 
   /** Feeds one received IKE datagram (non-ESP marker already removed; NAT keepalives are not IKE). */
@@ -190,6 +265,7 @@ export class IkeEndpoint {
       return;
     }
     tm.handle(message, d.remote, d.local, now);
+    this.#track(now);
     this.#reap();
   }
 
@@ -205,6 +281,8 @@ export class IkeEndpoint {
   handleTimeout(now: Instant): void {
     for (const tm of [...this.#managers.values()]) tm.handleTimeout(now);
     if (this.#responder) for (const sa of this.#responder.sweep(now)) this.#managers.get(sa.localSpi)?.close("half-open timeout");
+    this.#track(now);
+    for (const tm of [...this.#managers.values()]) this.#runScheduled(tm, now);
     // NAT keepalives (RFC 3948 §2.3) from the side behind the NAT, on the NAT-T socket.
     for (const tm of this.#managers.values()) {
       const sa = tm.sa;
@@ -233,7 +311,10 @@ export class IkeEndpoint {
     const consider = (t: Instant | undefined) => {
       if (t !== undefined && (next === undefined || t < next)) next = t;
     };
-    for (const tm of this.#managers.values()) consider(tm.pollTimeout());
+    for (const tm of this.#managers.values()) {
+      consider(tm.pollTimeout());
+      if (!tm.closed) consider(this.#scheduler.next(tm.sa, !tm.busy));
+    }
     consider(this.#responder?.nextExpiry());
     for (const t of this.#keepaliveAt.values()) consider(t);
     return next;

@@ -22,6 +22,8 @@ export interface TaskManagerEnv {
   emit(e: IkeEvent): void;
   adopt(sa: IkeSa): void;
   queueOn(sa: IkeSa, task: InitiatorTask, now: Instant): void;
+  /** An authenticated message from the peer arrived (restarts the liveness clock). */
+  heard(sa: IkeSa, now: Instant): void;
   /** Picks the responder task for a request, or an error notify type when the request cannot be served. */
   responderFor(sa: IkeSa, exchange: number, payloads: readonly Payload[]): ResponderTask | number;
 }
@@ -207,6 +209,7 @@ export class TaskManager {
     if (!message.encrypted || !this.sa.keys) return this.#fail("unprotected", direction, message, from, to);
     const plain = decryptBody(message, this.sa.receiveDirection);
     if (!plain.ok) return this.#fail("integrity", direction, message, from, to);
+    this.#env.heard(this.sa, now);
     if (!h.response && h.messageId === this.#expectedRequestId - 1) return this.#fail("old-request", direction, message, from, to);
     let inner = plain.value;
     let firstInner = message.encrypted.firstInner;

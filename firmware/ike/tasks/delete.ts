@@ -15,6 +15,9 @@ export class ChildDeleteInitiator implements InitiatorTask {
   constructor(child: ChildSa) {
     this.#child = child;
   }
+  shouldRun(sa: IkeSa): boolean {
+    return sa.children.includes(this.#child);
+  }
   build(): Payload[] {
     this.#child.state = "deleting";
     return [{ kind: "delete", protocolId: ProtocolId.esp, spiSize: 4, spis: [spiOf(this.#child.inboundSpi)] }];

@@ -8,6 +8,9 @@ import type { InitiatorTask, ResponderReply, ResponderTask, TaskContext, TaskOut
 export class LivenessInitiator implements InitiatorTask {
   readonly name = "liveness";
   readonly exchange = ExchangeType.informational;
+  shouldRun(sa: IkeSa): boolean {
+    return sa.state === "established";
+  }
   build(): Payload[] {
     return [];
   }

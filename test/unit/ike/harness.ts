@@ -3,7 +3,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { instant, type Instant } from "../../../firmware/core/instant.ts";
 import { SecretBytes } from "../../../firmware/core/secret.ts";
-import { defaultChildLifetimes, defaultPorts, defaultRetransmit, DEFAULT_IKE_LIFETIME_MS, type AuthConfig, type IkeConfig } from "../../../firmware/ike/config.ts";
+import { defaultChildLifetimes, defaultIkeLifetimes, defaultPorts, defaultRetransmit, type AuthConfig, type IkeConfig } from "../../../firmware/ike/config.ts";
 import type { RandomSource } from "../../../firmware/ike/dh.ts";
 import type { Datagram } from "../../../firmware/ike/endpoint.ts";
 import type { IkeEvent } from "../../../firmware/ike/events.ts";
@@ -46,7 +46,8 @@ export function config(over: Omit<Partial<IkeConfig>, "localTs" | "remoteTs"> & 
     fragmentation: true,
     maxMessageSize: 1280,
     childLifetimes: defaultChildLifetimes,
-    ikeLifetimeMs: DEFAULT_IKE_LIFETIME_MS,
+    ikeLifetimes: defaultIkeLifetimes,
+    livenessIntervalMs: 0,
     retransmit: defaultRetransmit,
     ports: defaultPorts,
     exportKeys: false,
