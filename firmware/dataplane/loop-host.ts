@@ -2,7 +2,7 @@
 
 import { openSignallingPacketSocket } from "../../board/linux/packet-socket.ts";
 import { type DatagramSocket, openRawSocket } from "../../board/linux/raw-socket.ts";
-import { TunDevice } from "../../board/linux/tun.ts";
+import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TunDevice } from "../../board/linux/tun.ts";
 import { formatSysError, interfaceIndex, type SysResult } from "../../board/linux/ffi/libc.ts";
 import { Counters } from "../core/counters.ts";
 import { instant, type Instant } from "../core/instant.ts";
@@ -87,7 +87,7 @@ export class LoopHost {
       const innerMtus = setup.uplinks.map((u) => innerMtu(u.mtu, suite, "esp6"));
       const tunnelMtu = tunnelInterfaceMtu(innerMtus);
       if (tunnelMtu === undefined) throw new Error("no uplink can carry 1280-octet inner packets without fragmentation");
-      const tun = TunDevice.open(setup.tunName, { nonBlocking: true });
+      const tun = TunDevice.open(setup.tunName, { nonBlocking: true, vnetHeader: setup.offload, offload: TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 });
       if (!tun.ok) throw new Error(`tun ${setup.tunName}: ${formatSysError(tun.error)}`);
       this.#tun = tun.value;
       const uplinkErrors: string[] = [];
@@ -109,6 +109,7 @@ export class LoopHost {
       this.#loop = new PacketLoop(tun.value.fd, uplinks, this.#path, this.#hot, this.#counters, {
         batchSize: setup.batchSize,
         tunnelMtu,
+        vnetHeader: setup.offload,
         tooBigSource: setup.tooBigSource,
         onSignalling: (uplink, packet) => this.#post({ type: "signalling", uplink, packet }),
       });

@@ -32,6 +32,8 @@ export interface LoopSetup {
   /** Open the Mobility signalling sockets (packet socket in, header-included raw socket out) per uplink. */
   readonly signalling: boolean;
   readonly socketBufferBytes: number;
+  /** Open the tunnel interface with vnet headers and TSO offloads (large segments across it). */
+  readonly offload: boolean;
   /** Router: the uplink in use at start (index), −1 for none. */
   readonly activeUplink?: number;
 }

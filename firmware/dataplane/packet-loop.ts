@@ -7,6 +7,8 @@ import type { Counters } from "../core/counters.ts";
 import type { Instant } from "../core/instant.ts";
 import { buildPacketTooBig } from "../wire/icmpv6.ts";
 import { ForwardingCounter, type ForwardingPath, HEADROOM, TAILROOM, TOO_BIG } from "./forwarding.ts";
+import { addressOf } from "../../board/linux/ffi/libc.ts";
+import { completeChecksum, GSO_NONE, readVnetHeader, TcpCoalescer, TcpSegmenter, type VnetHeader, VNET_F_NEEDS_CSUM, VNET_HEADER_LEN, writePlainVnetHeader } from "./segmentation.ts";
 import { HotCounter, type SharedCounters } from "./shared-counters.ts";
 
 /** One uplink's descriptors; any may be absent (interface missing at start: the loop runs without it). */
@@ -27,6 +29,11 @@ export interface PacketLoopOptions {
   readonly batchSize: number;
   /** Largest inner packet the tunnel interface may hand over (its MTU). */
   readonly tunnelMtu: number;
+  /**
+   * The tunnel interface was opened with IFF_VNET_HDR and TSO offloads: reads may be TCP super-segments
+   * (cut here before sealing), writes glue in-order TCP segments back together (see segmentation.ts).
+   */
+  readonly vnetHeader: boolean;
   /** Source of Packet Too Big messages (an address of ours on the inner side), or undefined: none sent. */
   readonly tooBigSource: string | undefined;
   /** Signalling packets received (whole IPv6 packets, a copy) with the uplink they came on. */
@@ -54,6 +61,14 @@ export class PacketLoop {
   readonly #uplinkOf: Int32Array;
   readonly #poll: PollSet;
   readonly #maxInner: number;
+  readonly #vnet: boolean;
+  /** Whole super-segments are read here (vnet mode), then cut into the send slots. */
+  readonly #staging: Uint8Array;
+  readonly #stagingAddress: number;
+  readonly #vnetHeader: VnetHeader = { flags: 0, gsoType: 0, headerLength: 0, gsoSize: 0, checksumStart: 0, checksumOffset: 0 };
+  readonly #segmenter = new TcpSegmenter();
+  readonly #coalescer = new TcpCoalescer();
+  readonly #coalescerAddress: number;
   #tooBigTokens = PACKET_TOO_BIG_PER_SECOND;
   #tooBigRefilledAt = 0;
 
@@ -70,6 +85,10 @@ export class PacketLoop {
     this.#receive = new MessageBatch(options.batchSize, Math.max(slotSize, 2048));
     this.#signalling = new MessageBatch(4, 2048);
     this.#uplinkOf = new Int32Array(options.batchSize);
+    this.#vnet = options.vnetHeader;
+    this.#staging = new Uint8Array(new ArrayBuffer(options.vnetHeader ? VNET_HEADER_LEN + 65_536 : 8));
+    this.#stagingAddress = addressOf(this.#staging);
+    this.#coalescerAddress = addressOf(this.#coalescer.buffer);
     this.#poll = new PollSet(2 + uplinks.length * 2);
     this.#poll.add(tun, POLLIN);
     for (const u of uplinks) {
@@ -114,10 +133,12 @@ export class PacketLoop {
   }
 
   #fromTunnelInterface(now: Instant): number {
+    return this.#vnet ? this.#fromTunnelInterfaceSegmenting(now) : this.#fromTunnelInterfaceDirect(now);
+  }
+
+  /** Without vnet headers: each read is one packet, read straight into its send slot. */
+  #fromTunnelInterfaceDirect(now: Instant): number {
     const batch = this.#send;
-    const data = batch.data;
-    const path = this.#path;
-    const uplinkOf = this.#uplinkOf;
     const capacity = batch.capacity;
     let queued = 0;
     let read = 0;
@@ -128,24 +149,103 @@ export class PacketLoop {
       if (n <= 0) break;
       read++;
       bytes += n;
-      const uplink = path.fromTunnelInterface(data, slotAt, n, now);
-      if (uplink < 0) {
-        if (uplink === TOO_BIG) this.#sendTooBig(data.subarray(slotAt + HEADROOM, slotAt + HEADROOM + n), path.tooBigMtu, now);
-        continue;
-      }
-      batch.prepareSend(queued, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
-      writeSockaddrIn6(batch.names, batch.nameOffset(queued), path.outerDestination, 0);
-      const u = this.#uplinks[uplink]!;
-      if (u.source !== undefined) batch.setSourceIpv6(queued, u.source, 0, u.interfaceIndex);
-      uplinkOf[queued] = uplink;
-      queued++;
+      if (this.#seal(queued, n, now)) queued++;
     }
     if (read > 0) {
+      this.#hot.add(HotCounter["tun.rx.reads"], read);
       this.#hot.add(HotCounter["tun.rx.packets"], read);
       this.#hot.add(HotCounter["tun.rx.bytes"], bytes);
     }
     if (queued > 0) this.#flush(queued);
     return read;
+  }
+
+  /**
+   * With vnet headers: each read may be a TCP super-segment; it is cut into MSS-sized packets in the send
+   * slots (a full batch is sent before the next one starts). Partial checksums are completed first.
+   */
+  #fromTunnelInterfaceSegmenting(now: Instant): number {
+    const batch = this.#send;
+    const data = batch.data;
+    const staging = this.#staging;
+    const header = this.#vnetHeader;
+    const segmenter = this.#segmenter;
+    const capacity = batch.capacity;
+    let queued = 0;
+    let reads = 0;
+    let packets = 0;
+    let bytes = 0;
+    while (reads < capacity) {
+      const n = readRaw(this.#tun, this.#stagingAddress, staging.length);
+      if (n <= VNET_HEADER_LEN) break;
+      reads++;
+      const length = n - VNET_HEADER_LEN;
+      bytes += length;
+      readVnetHeader(staging, 0, header);
+      if (header.gsoType === GSO_NONE || !segmenter.load(staging, VNET_HEADER_LEN, length, header)) {
+        if (header.gsoType !== GSO_NONE) {
+          this.#counters.increment("dataplane.drop.gso-unsupported");
+          continue;
+        }
+        if ((header.flags & VNET_F_NEEDS_CSUM) !== 0 && !completeChecksum(staging, VNET_HEADER_LEN, length, header.checksumStart, header.checksumOffset)) {
+          this.#counters.increment("dataplane.drop.bad-checksum-offsets");
+          continue;
+        }
+        if (length > this.#maxInner) {
+          this.#counters.increment(ForwardingCounter.tooBig);
+          continue;
+        }
+        if (queued === capacity) {
+          this.#flush(queued);
+          queued = 0;
+        }
+        const slotAt = batch.slotOffset(queued);
+        data.set(staging.subarray(VNET_HEADER_LEN, n), slotAt + HEADROOM);
+        packets++;
+        if (this.#seal(queued, length, now)) queued++;
+        continue;
+      }
+      for (let i = 0; i < segmenter.count; i++) {
+        if (queued === capacity) {
+          this.#flush(queued);
+          queued = 0;
+        }
+        const slotAt = batch.slotOffset(queued);
+        const segment = segmenter.write(i, data, slotAt + HEADROOM);
+        if (segment > this.#maxInner) {
+          this.#counters.increment(ForwardingCounter.tooBig);
+          continue;
+        }
+        packets++;
+        if (this.#seal(queued, segment, now)) queued++;
+      }
+    }
+    if (reads > 0) {
+      this.#hot.add(HotCounter["tun.rx.reads"], reads);
+      this.#hot.add(HotCounter["tun.rx.packets"], packets);
+      this.#hot.add(HotCounter["tun.rx.bytes"], bytes);
+    }
+    if (queued > 0) this.#flush(queued);
+    return reads;
+  }
+
+  /** Seals the inner packet in send slot `index` and arms it; false when it was dropped (or answered with Packet Too Big). */
+  #seal(index: number, innerLength: number, now: Instant): boolean {
+    const batch = this.#send;
+    const data = batch.data;
+    const path = this.#path;
+    const slotAt = batch.slotOffset(index);
+    const uplink = path.fromTunnelInterface(data, slotAt, innerLength, now);
+    if (uplink < 0) {
+      if (uplink === TOO_BIG) this.#sendTooBig(data.subarray(slotAt + HEADROOM, slotAt + HEADROOM + innerLength), path.tooBigMtu, now);
+      return false;
+    }
+    batch.prepareSend(index, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
+    writeSockaddrIn6(batch.names, batch.nameOffset(index), path.outerDestination, 0);
+    const u = this.#uplinks[uplink]!;
+    if (u.source !== undefined) batch.setSourceIpv6(index, u.source, 0, u.interfaceIndex);
+    this.#uplinkOf[index] = uplink;
+    return true;
   }
 
   /** sendmmsg runs of consecutive messages for the same uplink; a refused message is counted and skipped. */
@@ -215,19 +315,46 @@ export class PacketLoop {
         continue;
       }
       if (!path.fromUplink(u, data, at, length, names, batch.nameOffset(i) + (v6 ? 8 : 4), now)) continue;
-      const w = writeRaw(this.#tun, batch.dataAddress + path.payloadOffset, path.payloadLength);
-      if (w < 0) {
-        this.#counters.increment(ForwardingCounter.tunWriteFailed);
-        continue;
-      }
       written++;
       writtenBytes += path.payloadLength;
+      if (this.#vnet) {
+        this.#writeCoalescing(data, batch.dataAddress, path.payloadOffset, path.payloadLength);
+        continue;
+      }
+      this.#hot.add(HotCounter["tun.tx.writes"], 1);
+      if (writeRaw(this.#tun, batch.dataAddress + path.payloadOffset, path.payloadLength) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
     }
+    if (this.#vnet) this.#flushCoalesced();
     this.#hot.add(HotCounter["esp.rx.packets"], n);
     this.#hot.add(HotCounter["esp.rx.bytes"], bytes);
     this.#hot.add(HotCounter["tun.tx.packets"], written);
     this.#hot.add(HotCounter["tun.tx.bytes"], writtenBytes);
     return n;
+  }
+
+  /**
+   * vnet mode: in-order TCP segments of one flow are glued into the coalescer; anything else is written
+   * alone with a plain vnet header put in the (already consumed) ESP header room before it.
+   */
+  #writeCoalescing(data: Uint8Array, dataAddress: number, at: number, length: number): void {
+    const coalescer = this.#coalescer;
+    if (TcpCoalescer.candidate(data, at, length)) {
+      if (coalescer.append(data, at, length)) return;
+      this.#flushCoalesced();
+      coalescer.start(data, at, length);
+      return;
+    }
+    this.#flushCoalesced();
+    writePlainVnetHeader(data, at - VNET_HEADER_LEN);
+    this.#hot.add(HotCounter["tun.tx.writes"], 1);
+    if (writeRaw(this.#tun, dataAddress + at - VNET_HEADER_LEN, length + VNET_HEADER_LEN) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
+  }
+
+  #flushCoalesced(): void {
+    const length = this.#coalescer.finish();
+    if (length === 0) return;
+    this.#hot.add(HotCounter["tun.tx.writes"], 1);
+    if (writeRaw(this.#tun, this.#coalescerAddress, length) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
   }
 
   #signallingFrom(u: number, socket: DatagramSocket): number {
@@ -267,7 +394,9 @@ export class PacketLoop {
 
   #writeTun(packet: Uint8Array): boolean {
     const scratch = this.#signalling;
-    scratch.data.set(packet, 0);
-    return writeRaw(this.#tun, scratch.dataAddress, packet.length) === packet.length;
+    const at = this.#vnet ? VNET_HEADER_LEN : 0;
+    if (this.#vnet) writePlainVnetHeader(scratch.data, 0);
+    scratch.data.set(packet, at);
+    return writeRaw(this.#tun, scratch.dataAddress, packet.length + at) === packet.length + at;
   }
 }

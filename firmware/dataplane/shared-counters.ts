@@ -4,8 +4,10 @@
 export const HOT_COUNTERS = [
   "tun.rx.packets",
   "tun.rx.bytes",
+  "tun.rx.reads",
   "tun.tx.packets",
   "tun.tx.bytes",
+  "tun.tx.writes",
   "esp.tx.packets",
   "esp.tx.bytes",
   "esp.rx.packets",

@@ -47,6 +47,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       policies,
       signalling: true,
       socketBufferBytes: config.loop.socketBufferBytes,
+      offload: config.loop.offload,
     },
     options.placement ?? config.loop.placement,
   );

@@ -43,6 +43,8 @@ const Loop = v.optional(
     placement: v.optional(v.picklist(["worker", "main-thread"]), "worker"),
     batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256)), 64),
     socketBufferBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(65_536), v.maxValue(64 * 1024 * 1024)), 4 * 1024 * 1024),
+    /** Large TCP segments across the tunnel interface (IFF_VNET_HDR + TSO, cut and glued in the loop). */
+    offload: v.optional(v.boolean(), true),
   }),
   {},
 );

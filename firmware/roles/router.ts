@@ -46,6 +46,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       policies: security.value.policies,
       signalling: true,
       socketBufferBytes: config.loop.socketBufferBytes,
+      offload: config.loop.offload,
       activeUplink: active,
     },
     options.placement ?? config.loop.placement,

@@ -44,6 +44,8 @@ export interface DataplaneLabOptions {
   readonly tag: string;
   readonly placement?: LoopPlacement;
   readonly batchSize?: number;
+  /** Large segments across the tunnel interfaces (vnet header + TSO); default true. */
+  readonly offload?: boolean;
   /** The uplink MTUs the router is told (its inner MTU per uplink follows). Default 1500 each. */
   readonly uplinkMtus?: { readonly lte?: number; readonly wifi?: number };
   readonly labOptions?: LabOptions;
@@ -71,7 +73,7 @@ export async function startDataplaneLab(options: DataplaneLabOptions): Promise<D
     const t = lab.topology;
     const dir = lab.workDir;
     const homeAgentAddress = ipv6Of(t.homeAgentHome);
-    const loop = { placement: options.placement ?? "worker", batchSize: options.batchSize ?? 64 };
+    const loop = { placement: options.placement ?? "worker", batchSize: options.batchSize ?? 64, offload: options.offload ?? true };
     const k = LAB_KEYS;
     const pair = (outbound: { spi: number; keymat: Uint8Array }, inbound: { spi: number; keymat: Uint8Array }, names: [string, string]) => ({
       suite: "aes128gcm16",

@@ -158,6 +158,12 @@ export function ioctl(fd: Fd, request: number, arg: Uint8Array): SysResult<numbe
   return r < 0 ? err(failure("ioctl")) : ok(r);
 }
 
+/** ioctl whose argument is an integer passed by value (e.g. TUNSETOFFLOAD). */
+export function ioctlValue(fd: Fd, request: number, value: number): SysResult<number> {
+  const r = libc.ioctl(fd, request, value as Pointer);
+  return r < 0 ? err(failure("ioctl")) : ok(r);
+}
+
 /** fcntl with an integer argument. */
 export function fcntl(fd: Fd, command: number, arg = 0): SysResult<number> {
   const r = libc.fcntl(fd, command, arg);

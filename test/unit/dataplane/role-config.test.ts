@@ -36,7 +36,7 @@ describe("role config", () => {
     const r = load(router);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.value.loop).toEqual({ placement: "worker", batchSize: 64, socketBufferBytes: 4 * 1024 * 1024 });
+    expect(r.value.loop).toEqual({ placement: "worker", batchSize: 64, socketBufferBytes: 4 * 1024 * 1024, offload: true });
     expect(r.value.uplinks[0]!.mtu).toBe(1500);
     expect(r.value.tunnel.routingTable).toBe(220);
   });
