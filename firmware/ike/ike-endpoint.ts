@@ -6,6 +6,7 @@ import { later, type Instant } from "../core/instant.ts";
 import { wireErrorCounter } from "../wire/error.ts";
 import { ikeSpi, type IkeSpi } from "../wire/ikev2/header.ts";
 import { encodeMessage, parseMessage } from "../wire/ikev2/message.ts";
+import type { Payload } from "../wire/ikev2/payloads.ts";
 import type { ChildSa, EspSpi } from "./child-sa.ts";
 import type { IkeConfig } from "./config.ts";
 import { ExchangeType, NAT_KEEPALIVE_INTERVAL_MS } from "./constants.ts";
@@ -14,6 +15,7 @@ import type { Datagram, Endpoint } from "./endpoint.ts";
 import { errorAction } from "./error-policy.ts";
 import type { IkeEvent } from "./events.ts";
 import { IkeSa } from "./ike-sa.ts";
+import type { PeerDirectory } from "./peers.ts";
 import { InitResponder, type ResponderLimits } from "./responder.ts";
 import { SaScheduler, type ScheduledWork } from "./sa-scheduler.ts";
 import type { InitiatorTask } from "./task.ts";
@@ -33,6 +35,13 @@ export interface IkeEndpointOptions {
   readonly counters?: Counters;
   /** When set, this endpoint answers IKE_SA_INIT requests with this configuration. */
   readonly responder?: IkeConfig;
+  /**
+   * Per-peer policy for a responder serving many initiators (a home agent, RFC 4877): IKE_AUTH
+   * takes credentials, selectors, ESP proposals and timers from the configuration for the
+   * initiator's IDi; the IKE suite `responder` negotiated must be one the peer's configuration
+   * allows. An unknown identity gets AUTHENTICATION_FAILED and leaves no state.
+   */
+  readonly peers?: PeerDirectory;
   readonly responderLimits?: ResponderLimits;
 }
 
@@ -43,6 +52,7 @@ export class IkeEndpoint {
   readonly #outbox: Datagram[] = [];
   readonly #events: IkeEvent[] = [];
   readonly #responder: InitResponder | undefined;
+  readonly #peers: PeerDirectory | undefined;
   readonly #keepaliveAt = new Map<IkeSa, Instant>();
   readonly #scheduler: SaScheduler;
   #initiated = 0;
@@ -50,6 +60,7 @@ export class IkeEndpoint {
   constructor(options: IkeEndpointOptions) {
     this.#random = options.random;
     this.#scheduler = new SaScheduler(options.random);
+    this.#peers = options.peers;
     this.counters = options.counters ?? new Counters();
     this.#responder = options.responder ? new InitResponder(options.responder, options.random, this.counters, options.responderLimits) : undefined;
   }
@@ -78,7 +89,7 @@ export class IkeEndpoint {
       adopt: (sa: IkeSa) => this.#register(sa),
       queueOn: (sa: IkeSa, task: InitiatorTask, now: Instant) => this.#queue(sa, task, now),
       heard: (sa: IkeSa, now: Instant) => this.#scheduler.heard(sa, now),
-      responderFor,
+      responderFor: (sa: IkeSa, exchange: number, payloads: readonly Payload[]) => responderFor(sa, exchange, payloads, this.#peers),
     };
   }
 
@@ -266,10 +277,12 @@ export class IkeEndpoint {
     }
     tm.handle(message, d.remote, d.local, now);
     this.#track(now);
-    this.#reap();
+    this.#reap(now);
   }
 
-  #reap(): void {
+  /** Forgets closed SAs, and half-open ones that settled or waited too long for IKE_AUTH (§2.6). */
+  #reap(now: Instant): void {
+    if (this.#responder) for (const sa of this.#responder.sweep(now)) this.#managers.get(sa.localSpi)?.close("half-open timeout");
     for (const [spi, tm] of this.#managers) {
       if (tm.closed) {
         this.#managers.delete(spi);
@@ -280,7 +293,7 @@ export class IkeEndpoint {
 
   handleTimeout(now: Instant): void {
     for (const tm of [...this.#managers.values()]) tm.handleTimeout(now);
-    if (this.#responder) for (const sa of this.#responder.sweep(now)) this.#managers.get(sa.localSpi)?.close("half-open timeout");
+    this.#reap(now);
     this.#track(now);
     for (const tm of [...this.#managers.values()]) this.#runScheduled(tm, now);
     // NAT keepalives (RFC 3948 §2.3) from the side behind the NAT, on the NAT-T socket.
@@ -295,7 +308,7 @@ export class IkeEndpoint {
         this.#keepaliveAt.set(sa, later(now, NAT_KEEPALIVE_INTERVAL_MS));
       }
     }
-    this.#reap();
+    this.#reap(now);
   }
 
   pollTransmit(): Datagram | undefined {

@@ -15,7 +15,11 @@ import type { Negotiated } from "./proposal.ts";
 export type IkeSaState = "connecting" | "authenticating" | "established" | "rekeyed" | "deleting" | "closed";
 
 export class IkeSa {
-  readonly config: IkeConfig;
+  /**
+   * The configuration in force. A responder with a peer directory replaces the listener's
+   * configuration once, in IKE_AUTH, by the one for the initiator's identity (see peers.ts).
+   */
+  config: IkeConfig;
   /** Whether we are this IKE SA's original initiator (the I flag, §3.1; after an IKE rekey: who rekeyed, §2.18). */
   readonly isInitiator: boolean;
   readonly name: string;

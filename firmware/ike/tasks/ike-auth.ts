@@ -9,6 +9,7 @@ import { errorNotify, firstOf, notifies, notify, type InitiatorTask, type Receiv
 import { ownAuthPayloads, verifyPeerAuth } from "./authenticate.ts";
 import { RefusedChildDeleteInitiator } from "./delete.ts";
 import { certificateRequest } from "./ike-init.ts";
+import { allowsIkeSuite, type PeerDirectory } from "../peers.ts";
 
 /** MOBIKE notifies for IKE_AUTH: support, and our other addresses (none configured here). */
 function mobikePayloads(sa: IkeSa): Payload[] {
@@ -89,6 +90,11 @@ export class IkeAuthInitiator implements InitiatorTask {
 
 export class IkeAuthResponder implements ResponderTask {
   readonly name = "ike-auth";
+  readonly #peers: PeerDirectory | undefined;
+
+  constructor(peers?: PeerDirectory) {
+    this.#peers = peers;
+  }
 
   respond(sa: IkeSa, request: Received, ctx: TaskContext): ResponderReply {
     const p = request.payloads;
@@ -98,6 +104,18 @@ export class IkeAuthResponder implements ResponderTask {
       // EAP (no AUTH in the first IKE_AUTH, RFC 4877 §8) is not offered by this responder.
       ctx.counters.increment("ike.auth.failed");
       return { payloads: [notify(NotifyType.authenticationFailed)], then: "close-ike-sa", reason: "IKE_AUTH without IDi/AUTH" };
+    }
+    if (this.#peers) {
+      // The claimed identity picks credentials, selectors and proposals; AUTH is checked with them below.
+      const peer = this.#peers.lookup({ type: idi.idType, data: idi.data });
+      const refusal = !peer ? "unknown-peer" : !allowsIkeSuite(peer, sa.negotiated!) ? "ike-suite-refused" : undefined;
+      if (refusal || !peer) {
+        ctx.counters.increment(`ike.auth.${refusal}`);
+        ctx.counters.increment("ike.auth.failed");
+        return { payloads: [notify(NotifyType.authenticationFailed)], then: "close-ike-sa", reason: refusal === "unknown-peer" ? "no configuration for the peer's identity" : "the peer's configuration does not allow the negotiated IKE suite" };
+      }
+      // The sockets (and so the ports) stay the listener's.
+      sa.config = { ...peer, ports: sa.config.ports };
     }
     const verdict = verifyPeerAuth(sa, idi, auth, p.filter((x): x is Extract<Payload, { kind: "cert" }> => x.kind === "cert"));
     if (!verdict.ok) {

@@ -3,6 +3,7 @@
 import type { Payload } from "../../wire/ikev2/payloads.ts";
 import { ExchangeType, NotifyType, ProtocolId } from "../constants.ts";
 import type { IkeSa } from "../ike-sa.ts";
+import type { PeerDirectory } from "../peers.ts";
 import { notifies, type ResponderTask } from "../task.ts";
 import { ChildCreateResponder } from "./child-create.ts";
 import { ChildRekeyResponder } from "./child-rekey.ts";
@@ -14,11 +15,11 @@ import { MobikeResponder } from "./mobike.ts";
 
 const mobikeNotifies = [NotifyType.updateSaAddresses, NotifyType.cookie2, NotifyType.additionalIp4Address, NotifyType.additionalIp6Address, NotifyType.noAdditionalAddresses];
 
-/** The responder task for a request, or the error notify type to answer with. */
-export function responderFor(sa: IkeSa, exchange: number, payloads: readonly Payload[]): ResponderTask | number {
+/** The responder task for a request, or the error notify type to answer with; `peers` selects per-peer policy in IKE_AUTH. */
+export function responderFor(sa: IkeSa, exchange: number, payloads: readonly Payload[], peers?: PeerDirectory): ResponderTask | number {
   switch (exchange) {
     case ExchangeType.ikeAuth:
-      return new IkeAuthResponder();
+      return new IkeAuthResponder(peers);
     case ExchangeType.createChildSa: {
       if (sa.state !== "established") return NotifyType.temporaryFailure;
       if (notifies(payloads, NotifyType.rekeySa).length > 0) return new ChildRekeyResponder();
