@@ -183,8 +183,8 @@ export interface DataplaneBench {
   readonly headline: { monamiMbps: number; strongswanMbps: number; plainMbps: number; routerPeakRssMB: number };
 }
 
-async function monamiRun(seconds: number, batchSize: number, label: string): Promise<{ result: PathResult; routerRss: number; haRss: number; h: Awaited<ReturnType<typeof startDataplaneLab>> }> {
-  const h = await startDataplaneLab({ tag: "h9dpbench", batchSize });
+async function monamiRun(seconds: number, batchSize: number, offload: boolean, label: string): Promise<{ result: PathResult; routerRss: number; haRss: number; h: Awaited<ReturnType<typeof startDataplaneLab>> }> {
+  const h = await startDataplaneLab({ tag: "h9dpbench", batchSize, offload });
   try {
     const result = await measure(h.lab, label, seconds, [h.router.pid, h.homeAgent.pid]);
     return { result, routerRss: peakRssMb(h.router.pid), haRss: peakRssMb(h.homeAgent.pid), h };
@@ -195,11 +195,14 @@ async function monamiRun(seconds: number, batchSize: number, label: string): Pro
 }
 
 export async function runDataplaneBench(seconds: number, log: (line: string) => void): Promise<DataplaneBench> {
-  log("monami, batch 1 (no batching) …");
-  const unbatched = await monamiRun(seconds, 1, "monami, batch 1");
+  log("monami, batch 1, no large segments …");
+  const unbatched = await monamiRun(seconds, 1, false, "monami, batch 1, no TSO/GRO");
   await unbatched.h.destroy();
-  log("monami, batch 64 …");
-  const monami = await monamiRun(seconds, 64, "monami (raw ESP, batch 64)");
+  log("monami, batch 64, no large segments …");
+  const batched = await monamiRun(seconds, 64, false, "monami, batch 64, no TSO/GRO");
+  await batched.h.destroy();
+  log("monami, batch 64, large segments …");
+  const monami = await monamiRun(seconds, 64, true, "monami (batch 64, TSO/GRO on TUN)");
   const lab = monami.h.lab;
   try {
     await monami.h.router.stop("SIGTERM", 5000);
@@ -208,7 +211,7 @@ export async function runDataplaneBench(seconds: number, log: (line: string) => 
     const plain = await measure(lab, "plain routed (no tunnel)", seconds, []);
     log("strongSwan …");
     const strongswan = await measureStrongswan(lab, seconds);
-    const rows = [monami.result, unbatched.result, strongswan, plain];
+    const rows = [monami.result, batched.result, unbatched.result, strongswan, plain];
     return {
       seconds,
       rows,
