@@ -53,7 +53,8 @@ export interface ChildSaLifetimes {
 
 /**
  * What the runtime installs into the SAD for one CHILD_SA (both directions). Keys are
- * SecretBytes: they never appear in logs or JSON. `udpEncapsulation` is set when ESP must
+ * SecretBytes: they never appear in logs or JSON, and they are the core's own, wiped when the
+ * CHILD_SA goes: copy them when the event is handled. `udpEncapsulation` is set when ESP must
  * travel in UDP (RFC 3948), with the ports of the IKE SA at the time of installation.
  */
 export interface ChildSaInstall {

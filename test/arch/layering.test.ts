@@ -84,6 +84,19 @@ describe("architecture", () => {
     expect(offenders).toEqual([]);
   });
 
+  test("the IKE and IPsec cores do not import each other (firmware/multicoa/sa-install.ts joins them)", () => {
+    const offenders: string[] = [];
+    for (const f of files) {
+      const from = f.startsWith("firmware/ike/") ? "firmware/ipsec/" : f.startsWith("firmware/ipsec/") ? "firmware/ike/" : undefined;
+      if (!from) continue;
+      for (const { spec } of imports(texts.get(f)!)) {
+        const target = relative(root, resolve(root, dirname(f), spec));
+        if (target.startsWith(from)) offenders.push(`${f} -> ${target}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
   test("the mobility and IPsec cores do not import each other (the multi-CoA designs sit above both)", () => {
     const offenders: string[] = [];
     for (const f of files) {
