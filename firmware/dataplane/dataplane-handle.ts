@@ -33,8 +33,7 @@ export class DataplaneHandle {
   private constructor(placement: LoopPlacement) {
     this.placement = placement;
     if (placement === "worker") {
-      // smol: a smaller JSC heap for the loop thread (its per-packet path allocates nothing).
-      const worker = new Worker(new URL("./loop-worker.ts", import.meta.url).href, { smol: true });
+      const worker = new Worker(new URL("./loop-worker.ts", import.meta.url).href);
       worker.onmessage = (event: MessageEvent<FromLoop>) => this.#receive(event.data);
       worker.onerror = (event) => this.#ready?.reject(new Error(`packet loop worker: ${event.message}`));
       this.#worker = worker;
