@@ -10,7 +10,12 @@ import { notifyName } from "../ike/constants.ts";
 import type { IkeEvent, IkeSaSummary } from "../ike/events.ts";
 import { IkeEndpoint } from "../ike/ike-endpoint.ts";
 import { parseIdentity } from "../ike/identity.ts";
-import { ESP_SA_HEADER, espSaLines, IKEV2_TABLE_HEADER, ikev2DecryptionTableLine } from "../ike/key-export.ts";
+import { IKEV2_TABLE_HEADER, ikev2DecryptionTableLine } from "../ike/key-export.ts";
+import { createNobleBackend } from "../crypto/noble-backend.ts";
+import { espSaKeyFile, espSaUatLine } from "../ipsec/key-export.ts";
+import { SecurityAssociationDatabase } from "../ipsec/sad.ts";
+import { SecurityPolicyDatabase } from "../ipsec/spd.ts";
+import { IkeSaInstaller } from "../multicoa/sa-installer.ts";
 import { parseProposals, type Negotiated } from "../ike/proposal.ts";
 import { formatSelector, selectorFromPrefix } from "../ike/traffic-selectors.ts";
 import { IkeUdpEdge, monotonicNow } from "../runtime/ike-udp.ts";
@@ -260,8 +265,14 @@ function random(length: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(length));
 }
 
-/** Writes key lines when asked (SECRET KEYS), with the file's header the first time. */
+/**
+ * Installs every CHILD_SA into a SAD through the IKE → SAD adapter (the same path the daemons use;
+ * the probe carries no traffic, so the portable backend suffices) and writes key lines when asked
+ * (SECRET KEYS): IKE SAs from the IKE core, ESP SAs from the IPsec core's esp_sa writer.
+ */
 function keyWriter(v: Values): (e: IkeEvent) => void {
+  const backend = createNobleBackend();
+  const installer = new IkeSaInstaller(new SecurityAssociationDatabase(() => backend), new SecurityPolicyDatabase());
   const started = new Set<string>();
   const append = (file: string, header: string, lines: string[]) => {
     if (!started.has(file)) {
@@ -275,7 +286,11 @@ function keyWriter(v: Values): (e: IkeEvent) => void {
       const line = ikev2DecryptionTableLine(e.keys);
       if (line) append(v["ikev2-keys"], IKEV2_TABLE_HEADER, [line]);
     }
-    if (e.kind === "child-sa-installed" && v["esp-keys"]) append(v["esp-keys"], ESP_SA_HEADER, espSaLines(e.child));
+    const now = monotonicNow();
+    installer.handleTimeout(now);
+    const installed = installer.handleEvent(e, now);
+    if (!installed.ok) console.error(`monami ike: CHILD_SA not installed in the SAD: ${installed.error.kind}: ${installed.error.detail}`);
+    else if (installed.value.length > 0 && v["esp-keys"]) append(v["esp-keys"], espSaKeyFile([]), installed.value.map((sa) => espSaUatLine(sa)));
   };
 }
 

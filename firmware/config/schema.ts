@@ -1,6 +1,7 @@
 // The one valibot schema for the whole device configuration: the local file read at boot and every remote update.
 
 import * as v from "valibot";
+import { parseProposal } from "../ike/proposal.ts";
 import { parseIpv6, parsePrefix, prefixMatches } from "../wire/address.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -65,33 +66,15 @@ const LinkIdSchema = v.pipe(
 // IKE/ESP proposals (strongSwan-style token lists)
 // ---------------------------------------------------------------------------------------------
 
-const AEAD = new Set(["aes128gcm16", "aes256gcm16", "chacha20poly1305"]);
-const CIPHER = new Set(["aes128", "aes256"]);
-const INTEGRITY = new Set(["sha256", "sha384", "sha512"]);
-const PRF = new Set(["prfsha256", "prfsha384", "prfsha512"]);
-const DH = new Set(["x25519", "ecp256", "ecp384", "modp2048"]);
-
 /**
- * Checks a proposal such as `aes256gcm16-prfsha256-x25519` (IKE) or `aes256gcm16` / `aes256-sha256-x25519` (ESP):
- * exactly one cipher; AEAD ciphers take no integrity algorithm, others need one (RFC 7296 §3.3.3);
- * IKE needs one PRF and one DH group, ESP may name a DH group for PFS.
+ * Checks a proposal such as `aes256gcm16-prfsha256-x25519` (IKE) or `aes256gcm16` / `aes256-sha256-x25519` (ESP)
+ * with the IKE core's own parser (firmware/ike/proposal.ts), so the configuration accepts exactly what
+ * monami negotiates; undefined when valid, else the reason (naming the offending token).
  */
 export function proposalProblem(text: string, kind: "ike" | "esp"): string | undefined {
-  const tokens = text.split("-");
-  const ciphers = tokens.filter((t) => AEAD.has(t) || CIPHER.has(t));
-  const integ = tokens.filter((t) => INTEGRITY.has(t));
-  const prf = tokens.filter((t) => PRF.has(t));
-  const dh = tokens.filter((t) => DH.has(t));
-  const unknown = tokens.filter((t) => !AEAD.has(t) && !CIPHER.has(t) && !INTEGRITY.has(t) && !PRF.has(t) && !DH.has(t));
-  if (unknown.length > 0) return `unknown algorithm '${unknown[0]}'`;
-  if (ciphers.length !== 1) return "needs exactly one cipher";
-  const aead = AEAD.has(ciphers[0]!);
-  if (aead && integ.length > 0) return "an AEAD cipher takes no integrity algorithm";
-  if (!aead && integ.length !== 1) return "a non-AEAD cipher needs exactly one integrity algorithm";
-  if (kind === "ike" && prf.length !== 1) return "an IKE proposal needs exactly one PRF";
-  if (kind === "esp" && prf.length > 0) return "an ESP proposal takes no PRF";
-  if (kind === "ike" ? dh.length !== 1 : dh.length > 1) return kind === "ike" ? "an IKE proposal needs exactly one DH group" : "at most one DH group";
-  return undefined;
+  const parsed = parseProposal(text, kind);
+  if (parsed.ok) return undefined;
+  return parsed.error.token === undefined ? parsed.error.reason : `'${parsed.error.token}': ${parsed.error.reason}`;
 }
 
 function proposals(kind: "ike" | "esp", defaults: string[]) {

@@ -1,8 +1,6 @@
-// Debug key export (off by default): IKE SA keys as Wireshark ikev2_decryption_table lines, CHILD_SAs as esp_sa lines.
+// Debug key export (off by default): IKE SA keys as Wireshark ikev2_decryption_table lines (ESP SAs: firmware/ipsec/key-export.ts, via the SAD).
 
 import { toHex } from "../core/hex.ts";
-import { ESP_SUITES } from "../crypto/suites.ts";
-import { espSpiHex, type ChildSaInstall } from "./child-sa.ts";
 import type { IkeSaKeysForExport } from "./events.ts";
 import type { Negotiated } from "./proposal.ts";
 
@@ -31,20 +29,4 @@ export function ikev2DecryptionTableLine(k: IkeSaKeysForExport): string | undefi
   return `${k.initiatorSpi},${k.responderSpi},${hex(k.skEi)},${hex(k.skEr)},"${enc}",${hex(k.skAi)},${hex(k.skAr)},"${integ}"`;
 }
 
-/**
- * The two esp_sa lines of a CHILD_SA (inbound and outbound), addresses as `*` so they keep
- * matching after MOBIKE moves; AEAD keys are key ‖ salt as Wireshark expects (RFC 4106 §8.1).
- */
-export function espSaLines(c: ChildSaInstall): string[] {
-  if (!c.suite) return [];
-  const suite = ESP_SUITES[c.suite];
-  const family = c.local.address.includes(":") ? "IPv6" : "IPv4";
-  const line = (spi: string, keys: ChildSaInstall["inbound"]) =>
-    [family, "*", "*", `0x${spi}`, suite.wireshark.encryption, keys.encryptionKey.length > 0 ? `0x${toHex(keys.encryptionKey.expose())}` : "", suite.wireshark.authentication, keys.integrityKey.length > 0 ? `0x${toHex(keys.integrityKey.expose())}` : ""]
-      .map((f) => `"${f}"`)
-      .join(",");
-  return [line(espSpiHex(c.inboundSpi), c.inbound), line(espSpiHex(c.outboundSpi), c.outbound)];
-}
-
 export const IKEV2_TABLE_HEADER = "# Wireshark ikev2_decryption_table written by monami: SECRET KEYS, delete after use.\n# Use: tshark -o 'uat:ikev2_decryption_table:LINE'\n";
-export const ESP_SA_HEADER = "# Wireshark esp_sa table written by monami: SECRET KEYS, delete after use.\n# Use: tshark -o 'uat:esp_sa:LINE' -o esp.enable_encryption_decode:TRUE\n";

@@ -141,7 +141,7 @@ export function parseProposal(text: string, protocol: "ike" | "esp"): Result<Pro
       encryption.push(e);
     }
     else if (p) {
-      if (protocol === "esp") return fail("a PRF has no place in an ESP proposal", token);
+      if (protocol === "esp") return fail("an ESP proposal takes no PRF", token);
       prf.push(p);
     } else if (i) integrity.push(i);
     else if (d) dh.push(d);
@@ -161,7 +161,7 @@ export function parseProposal(text: string, protocol: "ike" | "esp"): Result<Pro
       if (aead !== 0) return fail("an AEAD IKE proposal needs a PRF (e.g. prfsha256)");
       for (const a of integrity) prf.push(prfTokens[`prf${a.hash}`]!);
     }
-    if (dh.length === 0) return fail("an IKE proposal needs a key exchange group");
+    if (dh.length === 0) return fail("an IKE proposal needs a key exchange (DH) group");
   }
   if (protocol === "esp" && esn.length === 0) esn.push(false);
   return ok({ protocol, encryption, prf, integrity, dh, esn });

@@ -4,7 +4,12 @@ import { instant } from "../../../firmware/core/instant.ts";
 import { toHex } from "../../../firmware/core/hex.ts";
 import { NotifyType } from "../../../firmware/ike/constants.ts";
 import { IkeEndpoint } from "../../../firmware/ike/ike-endpoint.ts";
-import { espSaLines, ikev2DecryptionTableLine } from "../../../firmware/ike/key-export.ts";
+import { ikev2DecryptionTableLine } from "../../../firmware/ike/key-export.ts";
+import { createNobleBackend } from "../../../firmware/crypto/noble-backend.ts";
+import { espSaKeyFile, espSaUatLine } from "../../../firmware/ipsec/key-export.ts";
+import { SecurityAssociationDatabase } from "../../../firmware/ipsec/sad.ts";
+import { SecurityPolicyDatabase } from "../../../firmware/ipsec/spd.ts";
+import { IkeSaInstaller } from "../../../firmware/multicoa/sa-installer.ts";
 import { formatSelector, selectorFromPrefix } from "../../../firmware/ike/traffic-selectors.ts";
 import { config, connect, eventsOf, seededRandom } from "./harness.ts";
 
@@ -59,9 +64,16 @@ describe("debug key export", () => {
     expect(f[4]).toBe('"AES-CBC-256 [RFC3602]"');
     expect(f[5]).toHaveLength(96); // SK_ai: HMAC-SHA-384 key
     expect(f[7]).toBe('"HMAC_SHA2_384_192 [RFC4868]"');
-    const child = eventsOf(net.events.get(a)!, "child-sa-installed")[0]!.child;
-    const esp = espSaLines(child);
+    const installed = eventsOf(net.events.get(a)!, "child-sa-installed")[0]!;
+    const child = installed.child;
+    // ESP lines come from the one esp_sa writer, the IPsec core's, over the SAs the adapter installed.
+    const backend = createNobleBackend();
+    const sas = new IkeSaInstaller(new SecurityAssociationDatabase(() => backend), new SecurityPolicyDatabase()).handleEvent(installed, instant(0));
+    if (!sas.ok) throw new Error(sas.error.detail);
+    const esp = sas.value.map((sa) => espSaUatLine(sa));
     expect(esp).toHaveLength(2);
+    expect(espSaKeyFile(sas.value)).toContain(esp[1]!);
+    expect(esp[1]).toContain(`"0x${child.outboundSpi.toString(16).padStart(8, "0")}"`);
     expect(esp[0]).toBe(`"IPv6","*","*","0x${child.inboundSpi.toString(16).padStart(8, "0")}","AES-CBC [RFC3602]","0x${toHex(child.inbound.encryptionKey.expose())}","HMAC-SHA-256-128 [RFC4868]","0x${toHex(child.inbound.integrityKey.expose())}"`);
     // Keys never leak through JSON.
     expect(JSON.stringify(child)).not.toContain(toHex(child.inbound.encryptionKey.expose()));
