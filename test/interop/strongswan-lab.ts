@@ -50,10 +50,11 @@ export class StrongSwanLab {
   readonly uri: string;
   #charon: Bun.Subprocess | undefined;
 
-  constructor() {
-    this.ours = `h8a${process.pid}`;
-    this.peer = `h8b${process.pid}`;
-    this.dir = mkdtempSync(join(tmpdir(), "monami-h8-ike-"));
+  /** `tag` names the namespaces (`<tag>a<pid>`, `<tag>b<pid>`) so labs of different suites never meet. */
+  constructor(tag = "h8") {
+    this.ours = `${tag}a${process.pid}`;
+    this.peer = `${tag}b${process.pid}`;
+    this.dir = mkdtempSync(join(tmpdir(), `monami-${tag}-ike-`));
     this.uri = `unix://${this.dir}/charon.vici`;
   }
 
