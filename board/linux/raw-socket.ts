@@ -141,9 +141,3 @@ export function openRawSocket(kind: RawSocketKind, options: SocketOptions = {}):
   }
   return ok(new DatagramSocket(fd.value, family));
 }
-
-/** Whether a −errno from a batch call means "nothing to do now" rather than a failure. */
-export function wouldBlock(result: number): boolean {
-  return result === -11;
-}
-

@@ -2,12 +2,11 @@
 
 import type { DatagramSocket } from "../../board/linux/raw-socket.ts";
 import { MessageBatch, SOCKADDR_IN6_LEN, writeSockaddrIn6 } from "../../board/linux/ffi/socket-structs.ts";
-import { type Fd, POLLIN, PollSet, readRaw, writeRaw } from "../../board/linux/ffi/libc.ts";
+import { addressOf, type Fd, POLLIN, PollSet, readRaw, writeRaw } from "../../board/linux/ffi/libc.ts";
 import type { Counters } from "../core/counters.ts";
 import type { Instant } from "../core/instant.ts";
 import { buildPacketTooBig } from "../wire/icmpv6.ts";
 import { ForwardingCounter, type ForwardingPath, HEADROOM, TAILROOM, TOO_BIG } from "./forwarding.ts";
-import { addressOf } from "../../board/linux/ffi/libc.ts";
 import { completeChecksum, GSO_NONE, readVnetHeader, TcpCoalescer, TcpSegmenter, type VnetHeader, VNET_F_NEEDS_CSUM, VNET_HEADER_LEN, writePlainVnetHeader } from "./segmentation.ts";
 import { HotCounter, type SharedCounters } from "./shared-counters.ts";
 
