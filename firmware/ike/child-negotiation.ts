@@ -5,6 +5,7 @@ import type { Payload } from "../wire/ikev2/payloads.ts";
 import { espSpiBytes, espSpiFromBytes, espSuiteOf, directionalKeys, type ChildSa, type ChildSaInstall, type EspSpi } from "./child-sa.ts";
 import { NotifyType } from "./constants.ts";
 import type { RandomSource } from "./dh.ts";
+import { childSpecsOf, primaryChildSpec, type ChildSpec } from "./config.ts";
 import type { IkeSa } from "./ike-sa.ts";
 import { deriveChildSaKeys } from "./keys.ts";
 import { acceptChosen, negotiatedToWire, proposalToWire, selectProposal, type Negotiated, type ProposalSpec } from "./proposal.ts";
@@ -35,8 +36,23 @@ export function withoutDh(specs: readonly ProposalSpec[]): ProposalSpec[] {
   return specs.map((s) => ({ ...s, dh: [] }));
 }
 
-/** A responder's choice for a CHILD_SA request; an error notify type when it cannot accept. */
-export function selectChild(sa: IkeSa, payloads: readonly Payload[], specs: readonly ProposalSpec[]): Result<{ negotiated: Negotiated; peerSpi: EspSpi; localTs: Extract<Payload, { kind: "tsr" }>; remoteTs: Extract<Payload, { kind: "tsi" }>; transport: boolean }, number> {
+/** A responder's choice for a CHILD_SA request, with the spec it matched. */
+export interface ChildSelection {
+  readonly negotiated: Negotiated;
+  readonly peerSpi: EspSpi;
+  readonly localTs: Extract<Payload, { kind: "tsr" }>;
+  readonly remoteTs: Extract<Payload, { kind: "tsi" }>;
+  readonly transport: boolean;
+  readonly spec: ChildSpec;
+}
+
+/**
+ * A responder's choice for a CHILD_SA request; an error notify type when it cannot accept. The
+ * spec is the first of `candidates` (default: every spec of the configuration) whose mode is the
+ * one asked for and whose selectors narrow the request to something; failing that, the first whose
+ * selectors do (a transport request may then get tunnel mode, §1.3.1).
+ */
+export function selectChild(sa: IkeSa, payloads: readonly Payload[], specs: readonly ProposalSpec[], candidates: readonly ChildSpec[] = childSpecsOf(sa.config)): Result<ChildSelection, number> {
   const saPayload = firstOf(payloads, "sa");
   const tsi = firstOf(payloads, "tsi");
   const tsr = firstOf(payloads, "tsr");
@@ -46,12 +62,15 @@ export function selectChild(sa: IkeSa, payloads: readonly Payload[], specs: read
   const chosen = saPayload.proposals.find((p) => p.number === negotiated.proposalNumber && p.protocolId === 3);
   const peerSpi = chosen ? espSpiFromBytes(chosen.spi) : undefined;
   if (peerSpi === undefined) return err(NotifyType.invalidSyntax);
+  const wantsTransport = notifies(payloads, NotifyType.useTransportMode).length > 0;
   // TSi is the initiator's side: for us (responder) the remote selectors; TSr is ours (§2.9).
-  const remote = narrow(tsi.selectors, sa.config.remoteTs);
-  const local = narrow(tsr.selectors, sa.config.localTs);
-  if (remote.length === 0 || local.length === 0) return err(NotifyType.tsUnacceptable);
-  const transport = notifies(payloads, NotifyType.useTransportMode).length > 0 && sa.config.mode === "transport";
-  return ok({ negotiated, peerSpi, remoteTs: { kind: "tsi", selectors: remote }, localTs: { kind: "tsr", selectors: local }, transport });
+  const fits = candidates
+    .map((spec) => ({ spec, remote: narrow(tsi.selectors, spec.remoteTs), local: narrow(tsr.selectors, spec.localTs) }))
+    .filter((c) => c.remote.length > 0 && c.local.length > 0);
+  const pick = fits.find((c) => (c.spec.mode === "transport") === wantsTransport) ?? fits[0];
+  if (!pick) return err(NotifyType.tsUnacceptable);
+  const transport = wantsTransport && pick.spec.mode === "transport";
+  return ok({ negotiated, peerSpi, remoteTs: { kind: "tsi", selectors: pick.remote }, localTs: { kind: "tsr", selectors: pick.local }, transport, spec: pick.spec });
 }
 
 /** Builds the responder's CHILD_SA payloads (SA, TSi, TSr, mode) for a selection. */
@@ -62,7 +81,7 @@ export function childReplyPayloads(negotiated: Negotiated, ourSpi: EspSpi, remot
 }
 
 /** Checks a response's CHILD_SA part against what we offered; the error notify type otherwise. */
-export function acceptChild(sa: IkeSa, payloads: readonly Payload[], offered: readonly ProposalSpec[]): Result<{ negotiated: Negotiated; peerSpi: EspSpi; localTs: Extract<Payload, { kind: "tsi" }>; remoteTs: Extract<Payload, { kind: "tsr" }>; transport: boolean }, number> {
+export function acceptChild(sa: IkeSa, payloads: readonly Payload[], offered: readonly ProposalSpec[], spec: ChildSpec = primaryChildSpec(sa.config)): Result<{ negotiated: Negotiated; peerSpi: EspSpi; localTs: Extract<Payload, { kind: "tsi" }>; remoteTs: Extract<Payload, { kind: "tsr" }>; transport: boolean }, number> {
   const saPayload = firstOf(payloads, "sa");
   const tsi = firstOf(payloads, "tsi");
   const tsr = firstOf(payloads, "tsr");
@@ -70,9 +89,9 @@ export function acceptChild(sa: IkeSa, payloads: readonly Payload[], offered: re
   const negotiated = acceptChosen(saPayload.proposals, offered, "esp");
   const peerSpi = saPayload.proposals[0] ? espSpiFromBytes(saPayload.proposals[0].spi) : undefined;
   if (!negotiated || peerSpi === undefined) return err(NotifyType.noProposalChosen);
-  if (!allWithin(tsi.selectors, sa.config.localTs) || !allWithin(tsr.selectors, sa.config.remoteTs)) return err(NotifyType.tsUnacceptable);
+  if (!allWithin(tsi.selectors, spec.localTs) || !allWithin(tsr.selectors, spec.remoteTs)) return err(NotifyType.tsUnacceptable);
   const transport = notifies(payloads, NotifyType.useTransportMode).length > 0;
-  if ((sa.config.mode === "transport") !== transport) return err(NotifyType.noProposalChosen);
+  if ((spec.mode === "transport") !== transport) return err(NotifyType.noProposalChosen);
   return ok({ negotiated, peerSpi, localTs: tsi, remoteTs: tsr, transport });
 }
 
@@ -90,12 +109,14 @@ export function createChild(
     readonly nonceI: Uint8Array;
     readonly nonceR: Uint8Array;
     readonly sharedSecret?: Uint8Array;
+    /** The CHILD_SA's name (its spec's); default the configuration's first. */
+    readonly name?: string;
   },
 ): ChildSa {
   const keys = deriveChildSaKeys(sa.negotiated!.prf!, sa.keys!.skD.expose(), args.negotiated.encryption, args.negotiated.integrity, args.nonceI, args.nonceR, args.sharedSecret);
   const lowestNonce = Buffer.compare(args.nonceI, args.nonceR) <= 0 ? args.nonceI : args.nonceR;
   const child: ChildSa = {
-    name: sa.config.childName,
+    name: args.name ?? sa.config.childName,
     inboundSpi: args.inboundSpi,
     outboundSpi: args.outboundSpi,
     negotiated: args.negotiated,
@@ -134,4 +155,9 @@ export function installRecord(sa: IkeSa, child: ChildSa, rekeys?: EspSpi): Child
     lifetimes: sa.config.childLifetimes,
     ...(rekeys !== undefined ? { rekeys } : {}),
   };
+}
+
+/** The spec a CHILD_SA was made from (its rekey keeps name, mode and selectors). */
+export function specOfChild(child: ChildSa): ChildSpec {
+  return { name: child.name, mode: child.mode, localTs: child.localTs, remoteTs: child.remoteTs };
 }

@@ -20,6 +20,19 @@ export interface RetransmitPolicy {
   readonly maxTries: number;
 }
 
+/**
+ * One kind of CHILD_SA an IKE SA may carry: its name, mode and selectors. The configuration's own
+ * `childName`/`mode`/`localTs`/`remoteTs` are the first (made in IKE_AUTH); `additionalChildren`
+ * are made later with CREATE_CHILD_SA (RFC 4877 §4.3: transport-mode SAs for BU/BA beside the
+ * tunnel-mode payload SA) and, as responder, chosen by the mode and selectors a request asks for.
+ */
+export interface ChildSpec {
+  readonly name: string;
+  readonly mode: ChildSaMode;
+  readonly localTs: readonly TrafficSelector[];
+  readonly remoteTs: readonly TrafficSelector[];
+}
+
 export interface IkeConfig {
   readonly name: string;
   readonly localId: Identity;
@@ -32,6 +45,8 @@ export interface IkeConfig {
   readonly localTs: readonly TrafficSelector[];
   readonly remoteTs: readonly TrafficSelector[];
   readonly mode: ChildSaMode;
+  /** Further CHILD_SA kinds (see ChildSpec); none by default. */
+  readonly additionalChildren?: readonly ChildSpec[];
   readonly mobike: boolean;
   /** Offer and accept IKE fragmentation (RFC 7383). */
   readonly fragmentation: boolean;
@@ -65,3 +80,13 @@ export const defaultPorts = { ike: IKE_PORT, natT: IKE_NAT_T_PORT } as const;
 /** strongSwan's defaults: CHILD_SA rekey after 1 h (life 1.1 h, up to 6 min earlier), IKE SA after 4 h (+10 %). */
 export const defaultChildLifetimes: ChildSaLifetimes = { rekeyAfterMs: 3_600_000, expireAfterMs: 3_960_000, rekeyJitterMs: 360_000 };
 export const defaultIkeLifetimes: ChildSaLifetimes = { rekeyAfterMs: 14_400_000, expireAfterMs: 15_840_000, rekeyJitterMs: 1_440_000 };
+
+/** The first CHILD_SA's spec (IKE_AUTH). */
+export function primaryChildSpec(config: IkeConfig): ChildSpec {
+  return { name: config.childName, mode: config.mode, localTs: config.localTs, remoteTs: config.remoteTs };
+}
+
+/** Every CHILD_SA spec of a configuration, the primary one first. */
+export function childSpecsOf(config: IkeConfig): ChildSpec[] {
+  return [primaryChildSpec(config), ...(config.additionalChildren ?? [])];
+}

@@ -8,7 +8,7 @@ import { ikeSpi, type IkeSpi } from "../wire/ikev2/header.ts";
 import { encodeMessage, parseMessage } from "../wire/ikev2/message.ts";
 import type { Payload } from "../wire/ikev2/payloads.ts";
 import type { ChildSa, EspSpi } from "./child-sa.ts";
-import type { IkeConfig } from "./config.ts";
+import type { ChildSpec, IkeConfig } from "./config.ts";
 import { ExchangeType, NAT_KEEPALIVE_INTERVAL_MS } from "./constants.ts";
 import type { RandomSource } from "./dh.ts";
 import type { Datagram, Endpoint } from "./endpoint.ts";
@@ -117,8 +117,9 @@ export class IkeEndpoint {
   #queue(sa: IkeSa, task: InitiatorTask, now: Instant): void {
     this.#manager(sa).queue(task, now);
   }
-  createChild(sa: IkeSa, pfs: boolean, now: Instant): void {
-    this.#queue(sa, new ChildCreateInitiator(pfs), now);
+  /** A further CHILD_SA (CREATE_CHILD_SA): the configuration's selectors, or those of `spec` (one of its `additionalChildren`). */
+  createChild(sa: IkeSa, pfs: boolean, now: Instant, spec?: ChildSpec): void {
+    this.#queue(sa, new ChildCreateInitiator(pfs, spec), now);
   }
   rekeyChild(sa: IkeSa, child: ChildSa, pfs: boolean, now: Instant): void {
     this.#queue(sa, new ChildRekeyInitiator(child, pfs), now);

@@ -1,7 +1,8 @@
 // CREATE_CHILD_SA for a new CHILD_SA (RFC 7296 §1.3.1), with optional PFS key exchange; shared by CHILD_SA rekeying.
 
 import type { Payload } from "../../wire/ikev2/payloads.ts";
-import { acceptChild, allocateEspSpi, childReplyPayloads, createChild, espOffer, installRecord, selectChild } from "../child-negotiation.ts";
+import { acceptChild, allocateEspSpi, childReplyPayloads, createChild, espOffer, installRecord, selectChild, specOfChild } from "../child-negotiation.ts";
+import { primaryChildSpec, type ChildSpec } from "../config.ts";
 import type { ChildSa, EspSpi } from "../child-sa.ts";
 import { ExchangeType, NONCE_LENGTH, NotifyType } from "../constants.ts";
 import { createKeyExchange, type KeyExchange } from "../dh.ts";
@@ -19,6 +20,7 @@ export function childSpecs(sa: IkeSa, pfs: boolean): ProposalSpec[] {
 export class ChildExchangeInitiator {
   readonly #pfs: boolean;
   readonly #rekey: ChildSa | undefined;
+  readonly #spec: ChildSpec | undefined;
   #inboundSpi: EspSpi | undefined;
   #nonce: Uint8Array | undefined;
   #keyExchange: KeyExchange | undefined;
@@ -26,12 +28,19 @@ export class ChildExchangeInitiator {
   created: ChildSa | undefined;
   nonces: { i: Uint8Array; r: Uint8Array } | undefined;
 
-  constructor(pfs: boolean, rekey?: ChildSa) {
+  /** `spec`: what to create (default the configuration's first); a rekey keeps the old CHILD_SA's. */
+  constructor(pfs: boolean, rekey?: ChildSa, spec?: ChildSpec) {
     this.#pfs = pfs;
     this.#rekey = rekey;
+    this.#spec = spec;
+  }
+
+  #specOf(sa: IkeSa): ChildSpec {
+    return this.#rekey ? specOfChild(this.#rekey) : (this.#spec ?? primaryChildSpec(sa.config));
   }
 
   build(sa: IkeSa, ctx: TaskContext): Payload[] {
+    const spec = this.#specOf(sa);
     this.#specs = childSpecs(sa, this.#pfs);
     this.#inboundSpi ??= allocateEspSpi(ctx.random, (s) => sa.childByInbound(s) !== undefined);
     this.#nonce ??= ctx.random(NONCE_LENGTH);
@@ -39,10 +48,10 @@ export class ChildExchangeInitiator {
     if (this.#pfs && group !== undefined && !this.#keyExchange) this.#keyExchange = createKeyExchange(group, ctx.random);
     const out: Payload[] = [];
     if (this.#rekey) out.push(notify(NotifyType.rekeySa, new Uint8Array(0), 3, spiOf(this.#rekey.inboundSpi)));
-    if (sa.config.mode === "transport") out.push(notify(NotifyType.useTransportMode));
+    if (spec.mode === "transport") out.push(notify(NotifyType.useTransportMode));
     out.push(espOffer(this.#specs, this.#inboundSpi, this.#pfs), { kind: "nonce", data: this.#nonce });
     if (this.#keyExchange) out.push({ kind: "ke", group: this.#keyExchange.group, data: this.#keyExchange.publicValue });
-    out.push({ kind: "tsi", selectors: this.#rekey?.localTs ?? sa.config.localTs }, { kind: "tsr", selectors: this.#rekey?.remoteTs ?? sa.config.remoteTs });
+    out.push({ kind: "tsi", selectors: spec.localTs }, { kind: "tsr", selectors: spec.remoteTs });
     return out;
   }
 
@@ -57,7 +66,8 @@ export class ChildExchangeInitiator {
     if (error) return fail("peer refused CREATE_CHILD_SA", error.notifyType);
     const nonce = firstOf(p, "nonce");
     if (!nonce) return fail("CREATE_CHILD_SA response without Nr", NotifyType.invalidSyntax);
-    const accepted = acceptChild(sa, p, this.#specs);
+    const spec = this.#specOf(sa);
+    const accepted = acceptChild(sa, p, this.#specs, spec);
     if (!accepted.ok) {
       if (firstOf(p, "sa")) ctx.queue(new RefusedChildDeleteInitiator(this.#inboundSpi!));
       return fail("CREATE_CHILD_SA response does not match our offer", accepted.error);
@@ -79,6 +89,7 @@ export class ChildExchangeInitiator {
       localTs: accepted.value.localTs,
       remoteTs: accepted.value.remoteTs,
       transport: accepted.value.transport,
+      name: spec.name,
       asInitiator: true,
       nonceI: this.nonces.i,
       nonceR: this.nonces.r,
@@ -94,19 +105,21 @@ export function spiOf(spi: EspSpi): Uint8Array {
   return Uint8Array.of(spi >>> 24, (spi >>> 16) & 0xff, (spi >>> 8) & 0xff, spi & 0xff);
 }
 
-/** Initiator: an additional CHILD_SA with the configured selectors. */
+/** Initiator: an additional CHILD_SA with the configured selectors, or those of `spec`. */
 export class ChildCreateInitiator implements InitiatorTask {
   readonly name = "child-create";
   readonly exchange = ExchangeType.createChildSa;
   readonly #exchange: ChildExchangeInitiator;
-  constructor(pfs: boolean) {
-    this.#exchange = new ChildExchangeInitiator(pfs);
+  readonly #childName: string | undefined;
+  constructor(pfs: boolean, spec?: ChildSpec) {
+    this.#exchange = new ChildExchangeInitiator(pfs, undefined, spec);
+    this.#childName = spec?.name;
   }
   build(sa: IkeSa, ctx: TaskContext): Payload[] {
     return this.#exchange.build(sa, ctx);
   }
   process(sa: IkeSa, response: Received, ctx: TaskContext): TaskOutcome {
-    return this.#exchange.process(sa, response, ctx, sa.config.childName);
+    return this.#exchange.process(sa, response, ctx, this.#childName ?? sa.config.childName);
   }
 }
 
@@ -119,7 +132,7 @@ export function respondChild(sa: IkeSa, request: Received, ctx: TaskContext, rek
   const nonce = firstOf(p, "nonce");
   if (!nonce) return { reply: { payloads: [notify(NotifyType.invalidSyntax)], then: "keep" } };
   const specs = sa.config.espProposals.map((s) => (s.dh.length > 0 || !firstOf(p, "ke") ? s : { ...s, dh: sa.negotiated?.dh ? [sa.negotiated.dh] : [] }));
-  const selection = selectChild(sa, p, specs);
+  const selection = selectChild(sa, p, specs, rekeys ? [specOfChild(rekeys)] : undefined);
   if (!selection.ok) return { reply: { payloads: [notify(selection.error)], then: "keep" } };
   const s = selection.value;
   const reply: Payload[] = [];
@@ -150,6 +163,7 @@ export function respondChild(sa: IkeSa, request: Received, ctx: TaskContext, rek
     localTs: s.localTs,
     remoteTs: s.remoteTs,
     transport: s.transport,
+    name: s.spec.name,
     asInitiator: false,
     nonceI: nonce.data.slice(),
     nonceR: ourNonce,

@@ -144,6 +144,7 @@ export class IkeAuthResponder implements ResponderTask {
         localTs: s.localTs,
         remoteTs: s.remoteTs,
         transport: s.transport,
+        name: s.spec.name,
         asInitiator: false,
         nonceI: sa.nonceI,
         nonceR: sa.nonceR,
