@@ -29,6 +29,8 @@ export class DataplaneHandle {
   #ready: { resolve: (r: DataplaneReady) => void; reject: (e: Error) => void } | undefined;
   #stopped: ((closed: number) => void) | undefined;
   onSignalling: (uplink: number, packet: Uint8Array) => void = () => {};
+  /** Inner packets to the setup's `localPort` (link probes), with the uplink and outer source they came by. */
+  onLocal: (uplink: number, source: string, packet: Uint8Array) => void = () => {};
 
   private constructor(placement: LoopPlacement) {
     this.placement = placement;
@@ -71,6 +73,9 @@ export class DataplaneHandle {
       case "signalling":
         this.onSignalling(message.uplink, message.packet);
         return;
+      case "local":
+        this.onLocal(message.uplink, message.source, message.packet);
+        return;
       case "counters":
         this.#pending.get(message.id)?.(message.values);
         this.#pending.delete(message.id);
@@ -91,6 +96,11 @@ export class DataplaneHandle {
 
   sendSignalling(uplink: number, destination: string, packet: Uint8Array): void {
     this.#send({ type: "send-signalling", uplink, destination, packet });
+  }
+
+  /** Seals an inner packet on `uplink`, towards `destination` when given (see `ForwardingPath.sealLocal`). */
+  sendLocal(uplink: number, packet: Uint8Array, destination?: string): void {
+    this.#send({ type: "send-local", uplink, packet, ...(destination === undefined ? {} : { destination }) });
   }
 
   /** Every counter: the shared hot ones and the loop's drop counters. */

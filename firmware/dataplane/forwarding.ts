@@ -36,6 +36,13 @@ export interface ForwardingPath {
   fromUplink(uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, now: Instant): boolean;
   readonly payloadOffset: number;
   readonly payloadLength: number;
+  /** After `fromUplink` returned true: the payload is for the control plane (a `LocalPort` match, see local-delivery.ts). */
+  readonly local: boolean;
+  /**
+   * Seals an inner packet the control plane made (a link probe) like `fromTunnelInterface`, but on `uplink`
+   * and towards `outerDestination` (16 octets) when given, instead of the path's own choice.
+   */
+  sealLocal(data: Uint8Array, slotAt: number, innerLength: number, uplink: number, outerDestination: Uint8Array | undefined, now: Instant): number;
 }
 
 /** Drop counters the forwarding paths keep (ESP's own drops are `esp.drop.*`). */

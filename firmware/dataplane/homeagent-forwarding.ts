@@ -9,6 +9,7 @@ import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
 import { BindingTable } from "./binding-table.ts";
 import { DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader } from "./forwarding.ts";
+import type { LocalPort } from "./local-delivery.ts";
 import { matchOutboundPolicy } from "./policy-lookup.ts";
 
 /**
@@ -33,8 +34,20 @@ export class HomeAgentForwarding implements ForwardingPath {
   tooBigMtu = 0;
   payloadOffset = 0;
   payloadLength = 0;
+  local = false;
+  /** Inner packets to this address/port (link probes) go to the control plane. */
+  readonly #localPort: LocalPort | undefined;
 
-  constructor(options: { spd: SecurityPolicyDatabase; sad: SecurityAssociationDatabase; outbound: EspOutbound; inbound: EspInbound; counters: Counters; innerMtu: number }) {
+  constructor(options: {
+    spd: SecurityPolicyDatabase;
+    sad: SecurityAssociationDatabase;
+    outbound: EspOutbound;
+    inbound: EspInbound;
+    counters: Counters;
+    innerMtu: number;
+    localPort?: LocalPort | undefined;
+  }) {
+    this.#localPort = options.localPort;
     this.#spd = options.spd;
     this.#sad = options.sad;
     this.#outbound = options.outbound;
@@ -44,6 +57,19 @@ export class HomeAgentForwarding implements ForwardingPath {
   }
 
   fromTunnelInterface(data: Uint8Array, slotAt: number, innerLength: number, now: Instant): number {
+    return this.#protect(data, slotAt, innerLength, undefined, now);
+  }
+
+  /**
+   * A probe reply goes back to the care-of address the request came from (`outerDestination`), registered
+   * or not, so each uplink is measured on its own path: one authenticated reply per authenticated request.
+   */
+  sealLocal(data: Uint8Array, slotAt: number, innerLength: number, _uplink: number, outerDestination: Uint8Array | undefined, now: Instant): number {
+    return this.#protect(data, slotAt, innerLength, outerDestination, now);
+  }
+
+  /** SPD → SA → care-of address (`forced`, else the binding table's) → inner MTU → ESP in place. */
+  #protect(data: Uint8Array, slotAt: number, innerLength: number, forced: Uint8Array | undefined, now: Instant): number {
     const innerAt = slotAt + HEADROOM;
     const policy = matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
     if (policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
@@ -51,7 +77,7 @@ export class HomeAgentForwarding implements ForwardingPath {
     const sa = policy.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
     if (sa === undefined) return this.#drop(ForwardingCounter.noSa);
     const v6 = data[innerAt]! >>> 4 === 6;
-    const careOf = this.bindings.careOfAddressFor(data, innerAt + (v6 ? 24 : 16), v6 ? 16 : 4);
+    const careOf = forced ?? this.bindings.careOfAddressFor(data, innerAt + (v6 ? 24 : 16), v6 ? 16 : 4);
     if (careOf === undefined) return this.#drop(ForwardingCounter.noBinding);
     if (innerLength > this.innerMtu) {
       this.tooBigMtu = this.innerMtu;
@@ -73,7 +99,9 @@ export class HomeAgentForwarding implements ForwardingPath {
     if (r.sa!.mode !== "tunnel") return this.#reject(ForwardingCounter.notTunnel);
     const innerAt = r.payloadOffset;
     const v6 = data[innerAt]! >>> 4 === 6;
-    if (!this.bindings.isRegistered(data, innerAt + (v6 ? 8 : 12), v6 ? 16 : 4, source, sourceAt)) {
+    // A link probe is answered on the path it came by, before the care-of check: that is what it measures.
+    this.local = this.#localPort !== undefined && this.#localPort.matches(data, innerAt, r.payloadLength);
+    if (!this.local && !this.bindings.isRegistered(data, innerAt + (v6 ? 8 : 12), v6 ? 16 : 4, source, sourceAt)) {
       return this.#reject(ForwardingCounter.unregisteredCareOf);
     }
     this.payloadOffset = innerAt;

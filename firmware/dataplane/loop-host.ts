@@ -8,10 +8,11 @@ import { Counters } from "../core/counters.ts";
 import { instant, type Instant } from "../core/instant.ts";
 import { ESP_SUITES } from "../crypto/suites.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
-import { parseIpv6 } from "../wire/address.ts";
+import { formatIpv4, formatIpv6, parseIpv6 } from "../wire/address.ts";
 import { BindingTable } from "./binding-table.ts";
 import type { ForwardingPath } from "./forwarding.ts";
 import { HomeAgentForwarding } from "./homeagent-forwarding.ts";
+import { LocalPort } from "./local-delivery.ts";
 import { CONTROL_PENDING, type FromLoop, type LoopSetup, type ToLoop } from "./loop-protocol.ts";
 import { innerMtu, tunnelInterfaceMtu } from "./mtu.ts";
 import { type LoopUplink, PacketLoop } from "./packet-loop.ts";
@@ -60,6 +61,11 @@ export class LoopHost {
         if (destination && this.#loop) this.#loop.sendSignalling(message.uplink, message.packet, destination);
         return;
       }
+      case "send-local": {
+        const destination = message.destination === undefined ? undefined : parseIpv6(message.destination);
+        if (this.#loop && (message.destination === undefined || destination)) this.#loop.sendLocal(message.uplink, message.packet, destination, now());
+        return;
+      }
       case "counters":
         this.#post({ type: "counters", id: message.id, values: { ...this.#counters.snapshot(), ...this.#hot?.snapshot() } });
         return;
@@ -92,7 +98,8 @@ export class LoopHost {
       this.#tun = tun.value;
       const uplinkErrors: string[] = [];
       const uplinks: LoopUplink[] = setup.uplinks.map((u) => this.#openUplink(setup, u.id, u.interfaceName, u.sourceAddress, uplinkErrors));
-      const common = { spd: security.spd, sad: security.sad, outbound: security.outbound, inbound: security.inbound, counters: this.#counters };
+      const localPort = setup.localPort === undefined ? undefined : new LocalPort(setup.localPort);
+      const common = { spd: security.spd, sad: security.sad, outbound: security.outbound, inbound: security.inbound, counters: this.#counters, localPort };
       if (setup.role === "router") {
         const homeAgent = parseIpv6(setup.homeAgentAddress ?? "");
         if (!homeAgent) throw new Error("router: homeAgentAddress must be an IPv6 address");
@@ -112,6 +119,7 @@ export class LoopHost {
         vnetHeader: setup.offload,
         tooBigSource: setup.tooBigSource,
         onSignalling: (uplink, packet) => this.#post({ type: "signalling", uplink, packet }),
+        onLocal: (uplink, source, packet) => this.#post({ type: "local", uplink, source: source.length === 16 ? formatIpv6(source) : formatIpv4(source), packet }),
       });
       this.#running = true;
       this.#post({ type: "ready", tunName: tun.value.name, tunnelMtu, innerMtus, uplinkErrors });

@@ -2,6 +2,7 @@
 
 import type { EspSuiteId } from "../crypto/suites.ts";
 import type { BindingTableEntry } from "./binding-table.ts";
+import type { LocalPortSetup } from "./local-delivery.ts";
 import type { StaticPolicySpec, StaticSaSpec } from "./static-security.ts";
 
 export type LoopRole = "router" | "homeagent";
@@ -36,6 +37,8 @@ export interface LoopSetup {
   readonly offload: boolean;
   /** Router: the uplink in use at start (index), −1 for none. */
   readonly activeUplink?: number;
+  /** Inner UDP to this address/port comes up as `local` messages instead of the tunnel interface (link probes). */
+  readonly localPort?: LocalPortSetup;
 }
 
 export type ToLoop =
@@ -43,6 +46,8 @@ export type ToLoop =
   | { readonly type: "active-uplink"; readonly index: number }
   | { readonly type: "bindings"; readonly entries: readonly BindingTableEntry[] }
   | { readonly type: "send-signalling"; readonly uplink: number; readonly destination: string; readonly packet: Uint8Array }
+  /** Seal an inner packet (a link probe) on `uplink`; `destination`: the outer destination (home agent: the request's care-of address). */
+  | { readonly type: "send-local"; readonly uplink: number; readonly destination?: string; readonly packet: Uint8Array }
   | { readonly type: "counters"; readonly id: number }
   | { readonly type: "stop" };
 
@@ -50,6 +55,7 @@ export type FromLoop =
   | { readonly type: "ready"; readonly tunName: string; readonly tunnelMtu: number; readonly innerMtus: readonly number[]; readonly uplinkErrors: readonly string[] }
   | { readonly type: "failed"; readonly message: string }
   | { readonly type: "signalling"; readonly uplink: number; readonly packet: Uint8Array }
+  | { readonly type: "local"; readonly uplink: number; readonly source: string; readonly packet: Uint8Array }
   | { readonly type: "counters"; readonly id: number; readonly values: Record<string, number> }
   | { readonly type: "stopped"; readonly closedDescriptors: number };
 

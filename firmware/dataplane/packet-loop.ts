@@ -37,6 +37,8 @@ export interface PacketLoopOptions {
   readonly tooBigSource: string | undefined;
   /** Signalling packets received (whole IPv6 packets, a copy) with the uplink they came on. */
   readonly onSignalling: (uplink: number, packet: Uint8Array) => void;
+  /** Inner packets for the control plane (`ForwardingPath.local`): a copy, with the uplink and outer source they came by. */
+  readonly onLocal?: ((uplink: number, outerSource: Uint8Array, packet: Uint8Array) => void) | undefined;
 }
 
 const EAGAIN = -11;
@@ -128,6 +130,31 @@ export class PacketLoop {
       return false;
     }
     this.#hot.add(HotCounter["signalling.tx.packets"], 1);
+    return true;
+  }
+
+  /**
+   * Seals and sends one inner packet the control plane made (a link probe) on `uplink`, towards
+   * `outerDestination` when given (see `ForwardingPath.sealLocal`). Only between passes: it uses the send batch.
+   */
+  sendLocal(uplink: number, packet: Uint8Array, outerDestination: Uint8Array | undefined, now: Instant): boolean {
+    if (packet.length > this.#maxInner) {
+      this.#counters.increment(ForwardingCounter.tooBig);
+      return false;
+    }
+    const batch = this.#send;
+    const slotAt = batch.slotOffset(0);
+    batch.data.set(packet, slotAt + HEADROOM);
+    const path = this.#path;
+    const chosen = path.sealLocal(batch.data, slotAt, packet.length, uplink, outerDestination, now);
+    if (chosen < 0 || this.#uplinks[chosen] === undefined) return false;
+    batch.prepareSend(0, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
+    writeSockaddrIn6(batch.names, batch.nameOffset(0), path.outerDestination, 0);
+    const u = this.#uplinks[chosen]!;
+    if (u.source !== undefined) batch.setSourceIpv6(0, u.source, 0, u.interfaceIndex);
+    this.#uplinkOf[0] = chosen;
+    this.#flush(1);
+    this.#counters.increment("dataplane.local.tx");
     return true;
   }
 
@@ -313,7 +340,13 @@ export class PacketLoop {
         this.#counters.increment(ForwardingCounter.truncated);
         continue;
       }
-      if (!path.fromUplink(u, data, at, length, names, batch.nameOffset(i) + (v6 ? 8 : 4), now)) continue;
+      const sourceAt = batch.nameOffset(i) + (v6 ? 8 : 4);
+      if (!path.fromUplink(u, data, at, length, names, sourceAt, now)) continue;
+      if (path.local) {
+        this.#counters.increment("dataplane.local.rx");
+        this.#options.onLocal?.(u, names.slice(sourceAt, sourceAt + (v6 ? 16 : 4)), data.slice(path.payloadOffset, path.payloadOffset + path.payloadLength));
+        continue;
+      }
       written++;
       writtenBytes += path.payloadLength;
       if (this.#vnet) {

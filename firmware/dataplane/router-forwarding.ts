@@ -8,6 +8,7 @@ import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
 import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
 import { DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader } from "./forwarding.ts";
+import type { LocalPort } from "./local-delivery.ts";
 import { matchOutboundPolicy } from "./policy-lookup.ts";
 
 /** One uplink as the router's path sees it. */
@@ -40,6 +41,9 @@ export class RouterForwarding implements ForwardingPath {
   tooBigMtu = 0;
   payloadOffset = 0;
   payloadLength = 0;
+  local = false;
+  /** Inner packets to this address/port (link probe replies) go to the control plane. */
+  readonly #localPort: LocalPort | undefined;
 
   constructor(options: {
     spd: SecurityPolicyDatabase;
@@ -49,7 +53,9 @@ export class RouterForwarding implements ForwardingPath {
     counters: Counters;
     uplinks: RouterUplink[];
     homeAgentAddress: Uint8Array;
+    localPort?: LocalPort | undefined;
   }) {
+    this.#localPort = options.localPort;
     this.#spd = options.spd;
     this.#sad = options.sad;
     this.#outbound = options.outbound;
@@ -65,13 +71,24 @@ export class RouterForwarding implements ForwardingPath {
   }
 
   fromTunnelInterface(data: Uint8Array, slotAt: number, innerLength: number, now: Instant): number {
+    return this.#protect(data, slotAt, innerLength, -1, now);
+  }
+
+  /** The home agent is the only outer destination; `outerDestination` is ignored. */
+  sealLocal(data: Uint8Array, slotAt: number, innerLength: number, uplink: number, _outerDestination: Uint8Array | undefined, now: Instant): number {
+    if (uplink < 0 || uplink >= this.uplinks.length) return this.#drop(ForwardingCounter.noUplink);
+    return this.#protect(data, slotAt, innerLength, uplink, now);
+  }
+
+  /** SPD → SA → uplink (`forced` ≥ 0, else `uplinkFor`) → inner MTU → ESP in place. */
+  #protect(data: Uint8Array, slotAt: number, innerLength: number, forced: number, now: Instant): number {
     const innerAt = slotAt + HEADROOM;
     const policy = matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
     if (policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
     if (policy.action !== "protect") return this.#drop(policy.action === "bypass" ? ForwardingCounter.bypassPolicy : ForwardingCounter.discardPolicy);
     const sa = policy.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
     if (sa === undefined) return this.#drop(ForwardingCounter.noSa);
-    const uplink = this.uplinkFor(data, innerAt);
+    const uplink = forced >= 0 ? forced : this.uplinkFor(data, innerAt);
     if (uplink < 0) return this.#drop(ForwardingCounter.noUplink);
     const mtu = this.uplinks[uplink]!.innerMtu;
     if (innerLength > mtu) {
@@ -93,6 +110,7 @@ export class RouterForwarding implements ForwardingPath {
     if (r.sa!.mode !== "tunnel") return this.#reject(ForwardingCounter.notTunnel);
     this.payloadOffset = r.payloadOffset;
     this.payloadLength = r.payloadLength;
+    this.local = this.#localPort !== undefined && this.#localPort.matches(data, r.payloadOffset, r.payloadLength);
     return true;
   }
 
