@@ -4,6 +4,7 @@ import { SharedCounters } from "./shared-counters.ts";
 import { LoopHost } from "./loop-host.ts";
 import { CONTROL_PENDING, type FromLoop, type LoopSetup, type ToLoop } from "./loop-protocol.ts";
 import type { BindingTableEntry } from "./binding-table.ts";
+import type { IkeFromLoop, IkeToLoop } from "./ike-loop-protocol.ts";
 
 export type LoopPlacement = "worker" | "main-thread";
 
@@ -22,13 +23,15 @@ export class DataplaneHandle {
   readonly placement: LoopPlacement;
   readonly hotCounters = new SharedCounters();
   readonly #control = new Int32Array(new SharedArrayBuffer(8));
-  readonly #send: (message: ToLoop) => void;
+  readonly #send: (message: ToLoop, transfer?: ArrayBuffer[]) => void;
   readonly #worker: Worker | undefined;
   readonly #pending = new Map<number, (values: Record<string, number>) => void>();
   #nextId = 1;
   #ready: { resolve: (r: DataplaneReady) => void; reject: (e: Error) => void } | undefined;
   #stopped: ((closed: number) => void) | undefined;
   onSignalling: (uplink: number, packet: Uint8Array) => void = () => {};
+  /** Reports of the loop's IKE side: SA lifetimes, ESP activity, IKE from the NAT-T sockets. */
+  onIke: (report: IkeFromLoop) => void = () => {};
   /** Inner packets to the setup's `localPort` (link probes), with the uplink and outer source they came by. */
   onLocal: (uplink: number, source: string, packet: Uint8Array) => void = () => {};
 
@@ -39,8 +42,8 @@ export class DataplaneHandle {
       worker.onmessage = (event: MessageEvent<FromLoop>) => this.#receive(event.data);
       worker.onerror = (event) => this.#ready?.reject(new Error(`packet loop worker: ${event.message}`));
       this.#worker = worker;
-      this.#send = (message) => {
-        worker.postMessage(message);
+      this.#send = (message, transfer) => {
+        worker.postMessage(message, transfer ?? []);
         Atomics.store(this.#control, CONTROL_PENDING, 1);
       };
     } else {
@@ -76,6 +79,9 @@ export class DataplaneHandle {
       case "local":
         this.onLocal(message.uplink, message.source, message.packet);
         return;
+      case "ike":
+        this.onIke(message.report);
+        return;
       case "counters":
         this.#pending.get(message.id)?.(message.values);
         this.#pending.delete(message.id);
@@ -101,6 +107,11 @@ export class DataplaneHandle {
   /** Seals an inner packet on `uplink`, towards `destination` when given (see `ForwardingPath.sealLocal`). */
   sendLocal(uplink: number, packet: Uint8Array, destination?: string): void {
     this.#send({ type: "send-local", uplink, packet, ...(destination === undefined ? {} : { destination }) });
+  }
+
+  /** An IKE command for the loop; `transfer` moves key buffers into the loop's thread (see ike-loop-protocol.ts). */
+  ike(command: IkeToLoop, transfer?: ArrayBuffer[]): void {
+    this.#send({ type: "ike", command }, transfer);
   }
 
   /** Every counter: the shared hot ones and the loop's drop counters. */

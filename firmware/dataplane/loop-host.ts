@@ -12,6 +12,8 @@ import { formatIpv4, formatIpv6, parseIpv6 } from "../wire/address.ts";
 import { BindingTable } from "./binding-table.ts";
 import type { ForwardingPath } from "./forwarding.ts";
 import { HomeAgentForwarding } from "./homeagent-forwarding.ts";
+import { IkeSaSink } from "./ike-sa-sink.ts";
+import { openNatTSocket, UdpEncapsulationPath } from "./udp-encap-path.ts";
 import { LocalPort } from "./local-delivery.ts";
 import { CONTROL_PENDING, type FromLoop, type LoopSetup, type ToLoop } from "./loop-protocol.ts";
 import { innerMtu, tunnelInterfaceMtu } from "./mtu.ts";
@@ -36,6 +38,8 @@ export class LoopHost {
   #path: ForwardingPath | undefined;
   #control: Int32Array | undefined;
   #hot: SharedCounters | undefined;
+  #ike: IkeSaSink | undefined;
+  #udp: UdpEncapsulationPath | undefined;
   readonly #counters = new Counters();
   #running = false;
   #stopped: Promise<void> | undefined;
@@ -66,6 +70,10 @@ export class LoopHost {
         if (this.#loop && (message.destination === undefined || destination)) this.#loop.sendLocal(message.uplink, message.packet, destination, now());
         return;
       }
+      case "ike":
+        if (message.command.kind !== "send") this.#ike?.handle(message.command, now());
+        else this.#udp?.send(message.command.uplink, message.command.local, message.command.remote, message.command.bytes, message.command.keepalive, now());
+        return;
       case "counters":
         this.#post({ type: "counters", id: message.id, values: { ...this.#counters.snapshot(), ...this.#hot?.snapshot() } });
         return;
@@ -89,8 +97,9 @@ export class LoopHost {
         const r = installPolicy(security, p);
         if (!r.ok) throw new Error(r.error);
       }
+      this.#ike = new IkeSaSink(security.sad, security.spd, (report) => this.#post({ type: "ike", report }));
       const suite = ESP_SUITES[setup.tunnelSuite];
-      const innerMtus = setup.uplinks.map((u) => innerMtu(u.mtu, suite, "esp6"));
+      const innerMtus = setup.uplinks.map((u) => innerMtu(u.mtu, suite, setup.udpEncapsulationPort === undefined ? "esp6" : "udp6"));
       const tunnelMtu = tunnelInterfaceMtu(innerMtus);
       if (tunnelMtu === undefined) throw new Error("no uplink can carry 1280-octet inner packets without fragmentation");
       const tun = TunDevice.open(setup.tunName, { nonBlocking: true, vnetHeader: setup.offload, offload: TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 });
@@ -119,6 +128,8 @@ export class LoopHost {
         vnetHeader: setup.offload,
         tooBigSource: setup.tooBigSource,
         onSignalling: (uplink, packet) => this.#post({ type: "signalling", uplink, packet }),
+        udpEncapsulation: (this.#udp = setup.udpEncapsulationPort === undefined ? undefined : new UdpEncapsulationPath(security.sad, uplinks, this.#counters)),
+        onIkeDatagram: (uplink, local, remote, bytes) => this.#post({ type: "ike", report: { kind: "datagram", uplink, local: { address: local.address, port: setup.udpEncapsulationPort! }, remote, bytes } }),
         onLocal: (uplink, source, packet) => this.#post({ type: "local", uplink, source: source.length === 16 ? formatIpv6(source) : formatIpv4(source), packet }),
       });
       this.#running = true;
@@ -148,7 +159,8 @@ export class LoopHost {
     const signallingReceive = setup.signalling ? keep(openSignallingPacketSocket(device), "signalling packet socket") : undefined;
     const signallingSend = setup.signalling ? keep(openRawSocket("ipv6-header-included", { device }), "signalling raw socket") : undefined;
     const source = sourceAddress === undefined ? undefined : parseIpv6(sourceAddress);
-    return { id, interfaceIndex: index.value, esp, signallingReceive, signallingSend, source };
+    const udp = setup.udpEncapsulationPort === undefined ? undefined : keep(openNatTSocket(device, setup.udpEncapsulationPort, setup.socketBufferBytes), "NAT-T socket");
+    return { id, interfaceIndex: index.value, esp, signallingReceive, signallingSend, source, udp };
   }
 
   /** The Worker's loop: pump while there is work, sleep in ppoll when idle, yield when asked or every BUSY_YIELD_MS. */
@@ -162,6 +174,7 @@ export class LoopHost {
       if (!loop.pump(instant(t))) loop.wait(IDLE_POLL_MS);
       if (Atomics.load(control, CONTROL_PENDING) !== 0 || t - yieldedAt > BUSY_YIELD_MS) {
         Atomics.store(control, CONTROL_PENDING, 0);
+        this.#ike?.tick(instant(t));
         hot.add(HotCounter["loop.yields"], 1);
         await new Promise<void>((resolve) => setImmediate(resolve));
         yieldedAt = performance.now();
@@ -185,6 +198,7 @@ export class LoopHost {
           if (t - started > 2) break;
         }
         hot.add(HotCounter["loop.yields"], 1);
+        this.#ike?.tick(instant(performance.now()));
         if (moved) setImmediate(slice);
         else setTimeout(slice, 1);
       };

@@ -2,6 +2,7 @@
 
 import type { EspSuiteId } from "../crypto/suites.ts";
 import type { BindingTableEntry } from "./binding-table.ts";
+import type { IkeFromLoop, IkeToLoop } from "./ike-loop-protocol.ts";
 import type { LocalPortSetup } from "./local-delivery.ts";
 import type { StaticPolicySpec, StaticSaSpec } from "./static-security.ts";
 
@@ -39,6 +40,8 @@ export interface LoopSetup {
   readonly activeUplink?: number;
   /** Inner UDP to this address/port comes up as `local` messages instead of the tunnel interface (link probes). */
   readonly localPort?: LocalPortSetup;
+  /** Open a NAT-T socket per uplink on this UDP port (ESP in UDP and IKE, RFC 3948); the inner MTU then allows for the UDP header. */
+  readonly udpEncapsulationPort?: number;
 }
 
 export type ToLoop =
@@ -49,6 +52,8 @@ export type ToLoop =
   /** Seal an inner packet (a link probe) on `uplink`; `destination`: the outer destination (home agent: the request's care-of address). */
   | { readonly type: "send-local"; readonly uplink: number; readonly destination?: string; readonly packet: Uint8Array }
   | { readonly type: "counters"; readonly id: number }
+  /** IKE-keyed SAs and the NAT-T socket (ike-loop-protocol.ts). */
+  | { readonly type: "ike"; readonly command: IkeToLoop }
   | { readonly type: "stop" };
 
 export type FromLoop =
@@ -57,6 +62,7 @@ export type FromLoop =
   | { readonly type: "signalling"; readonly uplink: number; readonly packet: Uint8Array }
   | { readonly type: "local"; readonly uplink: number; readonly source: string; readonly packet: Uint8Array }
   | { readonly type: "counters"; readonly id: number; readonly values: Record<string, number> }
+  | { readonly type: "ike"; readonly report: IkeFromLoop }
   | { readonly type: "stopped"; readonly closedDescriptors: number };
 
 /** Index 0 of the control Int32Array: set by the control plane after posting, so a busy loop yields to read it. */

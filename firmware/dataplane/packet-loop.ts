@@ -9,6 +9,8 @@ import { buildPacketTooBig } from "../wire/icmpv6.ts";
 import { ForwardingCounter, type ForwardingPath, HEADROOM, TAILROOM, TOO_BIG } from "./forwarding.ts";
 import { completeChecksum, GSO_NONE, readVnetHeader, TcpCoalescer, TcpSegmenter, type VnetHeader, VNET_F_NEEDS_CSUM, VNET_HEADER_LEN, writePlainVnetHeader } from "./segmentation.ts";
 import { HotCounter, type SharedCounters } from "./shared-counters.ts";
+import { addressText as addressTextOf, classifyUdpDatagram, NON_ESP_MARKER_LENGTH, senderOf, type UdpEncapsulationPath } from "./udp-encap-path.ts";
+import type { Endpoint } from "../ike/endpoint.ts";
 
 /** One uplink's descriptors; any may be absent (interface missing at start: the loop runs without it). */
 export interface LoopUplink {
@@ -21,6 +23,8 @@ export interface LoopUplink {
   readonly signallingSend: DatagramSocket | undefined;
   /** Outer source written as IPV6_PKTINFO into each send (the care-of address); undefined: the socket's own. */
   source: Uint8Array | undefined;
+  /** The NAT-T socket (ESP in UDP and IKE on port 4500, RFC 3948), when UDP encapsulation is on. */
+  readonly udp?: DatagramSocket | undefined;
 }
 
 export interface PacketLoopOptions {
@@ -39,7 +43,14 @@ export interface PacketLoopOptions {
   readonly onSignalling: (uplink: number, packet: Uint8Array) => void;
   /** Inner packets for the control plane (`ForwardingPath.local`): a copy, with the uplink and outer source they came by. */
   readonly onLocal?: ((uplink: number, outerSource: Uint8Array, packet: Uint8Array) => void) | undefined;
+  /** Sends SAs marked for UDP encapsulation to the NAT-T sockets (udp-encap-path.ts). */
+  readonly udpEncapsulation?: UdpEncapsulationPath | undefined;
+  /** IKE messages that arrived on a NAT-T socket (non-ESP marker removed; a copy). */
+  readonly onIkeDatagram?: ((uplink: number, local: Endpoint, remote: Endpoint, message: Uint8Array) => void) | undefined;
 }
+
+/** Added to an uplink index in the send plan: the packet goes to that uplink's NAT-T socket. */
+const VIA_UDP = 0x10000;
 
 const EAGAIN = -11;
 const PACKET_TOO_BIG_PER_SECOND = 50;
@@ -90,11 +101,12 @@ export class PacketLoop {
     this.#staging = new Uint8Array(new ArrayBuffer(options.vnetHeader ? VNET_HEADER_LEN + 65_536 : 8));
     this.#stagingAddress = addressOf(this.#staging);
     this.#coalescerAddress = addressOf(this.#coalescer.buffer);
-    this.#poll = new PollSet(2 + uplinks.length * 2);
+    this.#poll = new PollSet(2 + uplinks.length * 3);
     this.#poll.add(tun, POLLIN);
     for (const u of uplinks) {
       if (u.esp) this.#poll.add(u.esp.fd, POLLIN);
       if (u.signallingReceive) this.#poll.add(u.signallingReceive.fd, POLLIN);
+      if (u.udp) this.#poll.add(u.udp.fd, POLLIN);
     }
     if (wake !== undefined) this.#poll.add(wake, POLLIN);
   }
@@ -112,6 +124,7 @@ export class PacketLoop {
     for (let u = 0; u < this.#uplinks.length; u++) {
       const uplink = this.#uplinks[u]!;
       if (uplink.esp !== undefined) moved += this.#fromUplink(u, uplink.esp, now);
+      if (uplink.udp !== undefined) moved += this.#fromUplink(u, uplink.udp, now, true);
       if (uplink.signallingReceive !== undefined) moved += this.#signallingFrom(u, uplink.signallingReceive);
     }
     return moved > 0;
@@ -266,6 +279,10 @@ export class PacketLoop {
       if (uplink === TOO_BIG) this.#sendTooBig(data.subarray(slotAt + HEADROOM, slotAt + HEADROOM + innerLength), path.tooBigMtu, now);
       return false;
     }
+    if (this.#options.udpEncapsulation?.arm(batch, index, path.sealedAt, path.sealedLength, uplink, path.outerDestination, now)) {
+      this.#uplinkOf[index] = uplink + VIA_UDP;
+      return true;
+    }
     batch.prepareSend(index, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
     writeSockaddrIn6(batch.names, batch.nameOffset(index), path.outerDestination, 0);
     const u = this.#uplinks[uplink]!;
@@ -285,7 +302,7 @@ export class PacketLoop {
       const uplink = uplinkOf[start]!;
       let end = start + 1;
       while (end < queued && uplinkOf[end] === uplink) end++;
-      const socket = this.#uplinks[uplink]!.esp;
+      const socket = uplink >= VIA_UDP ? this.#uplinks[uplink - VIA_UDP]!.udp : this.#uplinks[uplink]!.esp;
       let at = start;
       while (at < end) {
         const r = socket === undefined ? -19 : socket.sendBatch(batch, at, end - at);
@@ -308,10 +325,11 @@ export class PacketLoop {
     this.#hot.add(HotCounter["esp.tx.bytes"], sentBytes);
   }
 
-  #fromUplink(u: number, socket: DatagramSocket, now: Instant): number {
+  /** `udp`: the NAT-T socket (dual-stack): keepalives and IKE are sorted out, ESP follows the same path. */
+  #fromUplink(u: number, socket: DatagramSocket, now: Instant, udp = false): number {
     const batch = this.#receive;
     const capacity = batch.capacity;
-    batch.prepareReceive(capacity, false);
+    batch.prepareReceive(capacity, udp);
     const n = socket.receiveBatch(batch, capacity);
     if (n <= 0) {
       if (n !== EAGAIN && n !== 0) this.#counters.increment(`dataplane.receive.errno.${-n}`);
@@ -340,6 +358,7 @@ export class PacketLoop {
         this.#counters.increment(ForwardingCounter.truncated);
         continue;
       }
+      if (udp && !this.#espFromUdp(u, i, at, length)) continue;
       const sourceAt = batch.nameOffset(i) + (v6 ? 8 : 4);
       if (!path.fromUplink(u, data, at, length, names, sourceAt, now)) continue;
       if (path.local) {
@@ -387,6 +406,20 @@ export class PacketLoop {
     if (length === 0) return;
     this.#hot.add(HotCounter["tun.tx.writes"], 1);
     if (writeRaw(this.#tun, this.#coalescerAddress, length) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
+  }
+
+  /** RFC 3948 §2.2/§2.3: true for ESP; keepalives are counted, IKE goes to the control plane (slow path). */
+  #espFromUdp(u: number, i: number, at: number, length: number): boolean {
+    const batch = this.#receive;
+    const kind = classifyUdpDatagram(batch.data, at, length);
+    if (kind === "esp") return true;
+    this.#counters.increment(`dataplane.udp.rx.${kind}`);
+    if (kind !== "ike") return false;
+    const info = batch.receivedPacketInfo(i);
+    const remote = senderOf(batch.names, batch.nameOffset(i));
+    const local = info < 0 ? "::" : addressTextOf(batch.control, info);
+    this.#options.onIkeDatagram?.(u, { address: local, port: 0 }, remote, batch.data.slice(at + NON_ESP_MARKER_LENGTH, at + length));
+    return false;
   }
 
   #signallingFrom(u: number, socket: DatagramSocket): number {

@@ -1,0 +1,160 @@
+// ESP in UDP on the data path (RFC 3948): which sealed packets go to the NAT-T socket and where, what arrives there (ESP, IKE, keepalive), NAT keepalives.
+
+import type { DatagramSocket } from "../../board/linux/raw-socket.ts";
+import { MessageBatch, SOCKADDR_IN6_LEN, writeSockaddrIn6 } from "../../board/linux/ffi/socket-structs.ts";
+import { openUdpSocket } from "../../board/linux/udp-socket.ts";
+import { IP_MTU_DISCOVER, IP_PMTUDISC_PROBE, IPV6_DONTFRAG, setsockoptInt, SOL_IP, SOL_IPV6, type SysResult } from "../../board/linux/ffi/libc.ts";
+import type { Counters } from "../core/counters.ts";
+import type { Instant } from "../core/instant.ts";
+import type { Endpoint } from "../ike/endpoint.ts";
+import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from "../wire/address.ts";
+import { readU16, readU32 } from "../wire/bytes.ts";
+
+/** RFC 3948 §2.3: a NAT keepalive is sent when nothing else left the NAT-T socket for this long. */
+export const NAT_KEEPALIVE_IDLE_MS = 20_000;
+/** RFC 3948 §2.2: four zero octets in front of an IKE message on port 4500 (where an SPI would be). */
+export const NON_ESP_MARKER_LENGTH = 4;
+
+export type UdpDatagramKind = "esp" | "ike" | "keepalive" | "invalid";
+
+/**
+ * RFC 3948 §2.2/§2.3 on a received UDP payload: one octet 0xFF is a keepalive; a zero first word is
+ * the non-ESP marker (IKE follows); anything else of at least 8 octets is ESP (SPI ‖ sequence).
+ */
+export function classifyUdpDatagram(data: Uint8Array, at: number, length: number): UdpDatagramKind {
+  if (length === 1 && data[at] === 0xff) return "keepalive";
+  if (length < 8) return "invalid";
+  return readU32(data, at) === 0 ? "ike" : "esp";
+}
+
+/** The 16-octet form of a 4- or 16-octet address: IPv4 as an IPv4-mapped IPv6 address (a dual-stack socket's view). */
+export function mappedAddress(address: Uint8Array): Uint8Array {
+  if (address.length === 16) return address;
+  const out = new Uint8Array(16);
+  out[10] = 0xff;
+  out[11] = 0xff;
+  out.set(address, 12);
+  return out;
+}
+
+function isMapped(address: Uint8Array, at = 0): boolean {
+  for (let i = 0; i < 10; i++) if (address[at + i] !== 0) return false;
+  return address[at + 10] === 0xff && address[at + 11] === 0xff;
+}
+
+/** Text of the address at `bytes[at, +16)`: dotted IPv4 for an IPv4-mapped one. */
+export function addressText(bytes: Uint8Array, at: number): string {
+  return isMapped(bytes, at) ? formatIpv4(bytes.subarray(at + 12, at + 16)) : formatIpv6(bytes.subarray(at, at + 16));
+}
+
+/** The 16-octet (mapped) form of an address in text, or undefined. */
+export function addressBytes(text: string): Uint8Array | undefined {
+  const v6 = parseIpv6(text);
+  if (v6) return v6;
+  const v4 = parseIpv4(text);
+  return v4 ? mappedAddress(v4) : undefined;
+}
+
+/**
+ * An uplink's NAT-T socket: dual-stack UDP bound to [::]:port on `device` (IPv6 peers and, IPv4-mapped,
+ * IPv4 peers behind a NAT), with the arrival address reported (IPV6_RECVPKTINFO) and never fragmenting
+ * what it sends (RFC 4303 §3.3.5 would allow it; monami does not). Closed again on any failure.
+ */
+export function openNatTSocket(device: string, port: number, bufferBytes: number): SysResult<DatagramSocket> {
+  const opened = openUdpSocket(new Uint8Array(16), port, { device, receivePacketInfo: true, bufferBytes });
+  if (!opened.ok) return opened;
+  const fd = opened.value.fd;
+  const df = setsockoptInt(fd, SOL_IPV6, IPV6_DONTFRAG, 1);
+  const df4 = df.ok ? setsockoptInt(fd, SOL_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE) : df;
+  if (!df4.ok) {
+    opened.value.close();
+    return df4;
+  }
+  return opened;
+}
+
+/** The uplink side of the path: its NAT-T socket (dual-stack, bound to [::]:port on the uplink's device). */
+export interface UdpUplink {
+  readonly udp?: DatagramSocket | undefined;
+  readonly interfaceIndex: number;
+  /** The outer source for IPv6 peers (IPV6_PKTINFO); IPv4 peers get the kernel's choice on the device. */
+  source: Uint8Array | undefined;
+}
+
+/**
+ * Per-packet decisions of the UDP-encapsulated path plus the slow path for IKE and keepalives.
+ * Allocation-free on the per-packet path; one small send batch for IKE and keepalives.
+ */
+export class UdpEncapsulationPath {
+  readonly #sad: SecurityAssociationDatabase;
+  readonly #counters: Counters;
+  readonly #uplinks: readonly UdpUplink[];
+  /** When ESP (or IKE) last left each uplink's NAT-T socket. */
+  readonly #lastSent: Float64Array;
+  readonly #control = new MessageBatch(1, 9216);
+
+  constructor(sad: SecurityAssociationDatabase, uplinks: readonly UdpUplink[], counters: Counters) {
+    this.#sad = sad;
+    this.#uplinks = uplinks;
+    this.#counters = counters;
+    this.#lastSent = new Float64Array(uplinks.length).fill(-Infinity);
+  }
+
+  /**
+   * Arms send slot `index` of `batch` for the NAT-T socket when the outbound SA of the ESP packet at
+   * `data[espAt..]` is UDP-encapsulated: destination = the SA's peer for an IPv4 (NATed) SA, else
+   * `outerDestination` (the binding's choice), port = the SA's. The packet is `sealedLength` octets at
+   * `sealedAt` in the slot. False: nothing armed, send it as raw ESP.
+   */
+  arm(batch: MessageBatch, index: number, sealedAt: number, sealedLength: number, uplink: number, outerDestination: Uint8Array, now: Instant): boolean {
+    const sa = this.#sad.outbound(readU32(batch.data, batch.slotOffset(index) + sealedAt));
+    if (sa === undefined || sa.encapsulation.kind !== "udp") return false;
+    const u = this.#uplinks[uplink];
+    if (u?.udp === undefined) return false;
+    const peer = sa.endpoints?.destination;
+    const v4 = peer !== undefined && peer.length === 4;
+    const destination = v4 ? mappedAddress(peer) : outerDestination;
+    batch.prepareSend(index, sealedAt, sealedLength, SOCKADDR_IN6_LEN);
+    writeSockaddrIn6(batch.names, batch.nameOffset(index), destination, 0, sa.encapsulation.destinationPort);
+    if (!v4 && u.source !== undefined) batch.setSourceIpv6(index, u.source, 0, u.interfaceIndex);
+    this.#lastSent[uplink] = now;
+    return true;
+  }
+
+  /**
+   * Sends one IKE message (marker included) or keepalive from an uplink's NAT-T socket, from `local`
+   * for IPv6. A keepalive is skipped when that socket sent anything in the last NAT_KEEPALIVE_IDLE_MS.
+   */
+  send(uplink: number, local: string, remote: Endpoint, bytes: Uint8Array, keepalive: boolean, now: Instant): boolean {
+    const u = this.#uplinks[uplink];
+    const destination = addressBytes(remote.address);
+    if (u?.udp === undefined || destination === undefined || bytes.length > this.#control.slotSize) {
+      this.#counters.increment("dataplane.udp.drop.no-socket");
+      return false;
+    }
+    if (keepalive && now - this.#lastSent[uplink]! < NAT_KEEPALIVE_IDLE_MS) {
+      this.#counters.increment("dataplane.udp.keepalive.suppressed");
+      return false;
+    }
+    const batch = this.#control;
+    batch.data.set(bytes, 0);
+    writeSockaddrIn6(batch.names, 0, destination, 0, remote.port);
+    batch.prepareSend(0, 0, bytes.length, SOCKADDR_IN6_LEN);
+    const source = addressBytes(local);
+    if (source !== undefined && !isMapped(source) && !isMapped(destination)) batch.setSourceIpv6(0, source, 0, u.interfaceIndex);
+    const r = u.udp.sendBatch(batch, 0, 1);
+    if (r !== 1) {
+      this.#counters.increment(`dataplane.udp.send.errno.${-r}`);
+      return false;
+    }
+    this.#counters.increment(keepalive ? "dataplane.udp.keepalive.sent" : "dataplane.udp.ike.sent");
+    this.#lastSent[uplink] = now;
+    return true;
+  }
+}
+
+/** The sender of a datagram received on a dual-stack socket (sockaddr_in6 at `names[at..]`). */
+export function senderOf(names: Uint8Array, at: number): Endpoint {
+  return { address: addressText(names, at + 8), port: readU16(names, at + 2) };
+}
