@@ -38,15 +38,17 @@ async function side(local: "router" | "homeagent") {
     local === "router"
       ? { tunnel: { suite: "aes128gcm16" as const, outbound: toHa, inbound: toMr }, signalling: { suite: "aes128gcm16" as const, outbound: mh, inbound: mh2 } }
       : { tunnel: { suite: "aes128gcm16" as const, outbound: toMr, inbound: toHa }, signalling: { suite: "aes128gcm16" as const, outbound: mh2, inbound: mh } };
-  const specs = roleSecurity(local, ipsec, { homeAddress: HOME, homeAgent: HA, mobileNetworkPrefixes: [MNP] });
+  const specs = roleSecurity(local, ipsec as unknown as Parameters<typeof roleSecurity>[1], { homeAddress: HOME, homeAgent: HA, mobileNetworkPrefixes: [MNP] });
   if (!specs.ok) throw new Error(specs.error);
+  // The probe key first: installing an SA wipes the caller's copy of its key.
+  const out = specs.value.tunnelSas.find((s) => s.direction === "outbound")!.encryptionKey;
+  const inn = specs.value.tunnelSas.find((s) => s.direction === "inbound")!.encryptionKey;
+  const probeKey = local === "router" ? linkProbeKey(out, inn) : linkProbeKey(inn, out);
   const counters = new Counters();
   const state = createSecurityState(await fastestCryptoProvider(), counters);
   for (const sa of specs.value.tunnelSas) installSa(state, sa, now);
   for (const p of specs.value.policies) installPolicy(state, p);
-  const out = specs.value.tunnelSas.find((s) => s.direction === "outbound")!.encryptionKey;
-  const inn = specs.value.tunnelSas.find((s) => s.direction === "inbound")!.encryptionKey;
-  return { state, counters, probeKey: local === "router" ? linkProbeKey(out, inn) : linkProbeKey(inn, out) };
+  return { state, counters, probeKey };
 }
 
 function slot(packet: Uint8Array): Uint8Array {
@@ -68,6 +70,7 @@ describe("link probes through the forwarding paths", () => {
     haCounters = h.counters;
     routerKey = r.probeKey;
     expect(toHex(r.probeKey.expose())).toBe(toHex(h.probeKey.expose()));
+    expect(toHex(r.probeKey.expose())).not.toBe(toHex(linkProbeKey(new Uint8Array(20), new Uint8Array(20)).expose()));
     router = new RouterForwarding({
       ...r.state,
       counters: r.counters,

@@ -1,0 +1,306 @@
+// The router's link selection at run time: interface samples and in-tunnel probes into the link engine, its actions into the mobility core.
+
+import { linkId, type LinkKind, type LinkMetricsSource } from "../../board/api/link-metrics.ts";
+import { InterfaceStatsReader } from "../../board/linux/interface-stats.ts";
+import type { Counters } from "../core/counters.ts";
+import type { Instant } from "../core/instant.ts";
+import type { SecretBytes } from "../core/secret.ts";
+import type { OtaLinkSet } from "../fleet/ota-policy.ts";
+import type { LinkConfig, LinkPolicyConfig } from "../links/config.ts";
+import { formatDecision, type LinkDecision } from "../links/explain.ts";
+import { LinkEngine } from "../links/link-engine.ts";
+import { probeBytesPerDay } from "../links/probe-scheduler.ts";
+import { CoreTimer, monotonicNow } from "./daemon.ts";
+import { decodeProbePacket, encodeProbePacket } from "./link-probes.ts";
+
+/** One uplink of the router as the link engine sees it. */
+export interface RouterUplinkView {
+  readonly id: string;
+  /** Index in the data plane's uplinks. */
+  readonly index: number;
+  readonly interfaceName: string;
+  readonly bindingId: number;
+  readonly careOfAddress: string;
+}
+
+/** What the link engine's actions do to the rest of the router. */
+export interface RouterLinkActions {
+  /** Register this uplink's care-of address (binding update with its BID); `isRegistered` turns true on the BA. */
+  prepare(id: string): void;
+  release(id: string): void;
+  /** Move traffic (and the preferred binding) to `id`; it is registered (make-before-break). */
+  setPrimary(id: string, previous: string | undefined): void;
+  isRegistered(id: string): boolean;
+}
+
+export interface RouterLinksOptions {
+  readonly uplinks: readonly RouterUplinkView[];
+  readonly homeAddress: string;
+  readonly homeAgent: string;
+  readonly probeKey: SecretBytes;
+  readonly sendProbe: (uplinkIndex: number, packet: Uint8Array) => void;
+  readonly actions: RouterLinkActions;
+  readonly onDecision: (decision: LinkDecision) => void;
+  readonly counters: Counters;
+  readonly log: (line: string) => void;
+  /** How often interface state (and radio, where a source exists) is sampled. */
+  readonly sampleIntervalMs?: number;
+  /** Radio metrics per uplink id (modem/Wi-Fi readers, or a trace replay on the simulated board). */
+  readonly radio?: ReadonlyMap<string, LinkMetricsSource>;
+}
+
+/** Per-link counters the telemetry reports (bytes from the interface, probe cost). */
+interface Traffic {
+  rxBytes: number;
+  txBytes: number;
+  lastTotal: number | undefined;
+  lastAnsweredAt: Instant | undefined;
+}
+
+export interface RouterLinkMetrics {
+  readonly id: string;
+  readonly kind: LinkKind | undefined;
+  readonly enabled: boolean;
+  readonly health: string;
+  readonly up: boolean;
+  readonly primary: boolean;
+  readonly careOfAddress: string;
+  readonly rttMs?: number;
+  readonly lossPercent?: number;
+  readonly jitterMs?: number;
+  readonly signalDbm?: number;
+  readonly score?: number;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+  readonly probe?: { readonly intervalMs: number; readonly sent: number; readonly wireBytes: number; readonly bytesPerDay: number };
+}
+
+const DEFAULT_SAMPLE_MS = 1000;
+
+/**
+ * Owns one `LinkEngine` over the enabled uplinks (rebuilt by `reconfigure`). Probes go out through the
+ * tunnel on their own uplink; replies come back through `handleProbePacket`. `prepare` answers come from
+ * the binding update list (`bindingsChanged`, or a poll on every engine turn).
+ */
+export class RouterLinks {
+  readonly #o: RouterLinksOptions;
+  readonly #byId: ReadonlyMap<string, RouterUplinkView>;
+  readonly #byBindingId: ReadonlyMap<number, RouterUplinkView>;
+  readonly #readers: ReadonlyMap<string, InterfaceStatsReader>;
+  readonly #traffic = new Map<string, Traffic>();
+  readonly #preparing = new Set<string>();
+  #engine: LinkEngine | undefined;
+  #links: readonly LinkConfig[] = [];
+  #wireBytesPerProbe = 0;
+  #timer: CoreTimer;
+  #sampler: ReturnType<typeof setInterval> | undefined;
+  #sampling = false;
+  #stopped = false;
+
+  constructor(options: RouterLinksOptions, policy: LinkPolicyConfig, links: readonly LinkConfig[]) {
+    this.#o = options;
+    this.#byId = new Map(options.uplinks.map((u) => [u.id, u]));
+    this.#byBindingId = new Map(options.uplinks.map((u) => [u.bindingId, u]));
+    this.#readers = new Map(options.uplinks.map((u) => [u.id, new InterfaceStatsReader(u.interfaceName, { counters: options.counters })]));
+    for (const u of options.uplinks) this.#traffic.set(u.id, { rxBytes: 0, txBytes: 0, lastTotal: undefined, lastAnsweredAt: undefined });
+    this.#timer = new CoreTimer(
+      () => this.#engine?.pollTimeout(),
+      (now) => this.#turn(now),
+    );
+    this.reconfigure(policy, links);
+  }
+
+  start(): void {
+    this.#sampler = setInterval(() => void this.#sample(), this.#o.sampleIntervalMs ?? DEFAULT_SAMPLE_MS);
+    void this.#sample();
+  }
+
+  /**
+   * New settings (a desired config): a fresh engine over the enabled links. The links already registered
+   * count as prepared at once; the engine then picks its primary from fresh probes.
+   */
+  reconfigure(policy: LinkPolicyConfig, links: readonly LinkConfig[]): void {
+    const now = monotonicNow();
+    const known = links.filter((l) => this.#byId.has(l.id));
+    this.#links = known;
+    this.#wireBytesPerProbe = policy.probe.wireBytesPerProbe;
+    this.#preparing.clear();
+    this.#engine = known.length === 0 ? undefined : new LinkEngine(policy, known, now, this.#o.counters);
+    for (const l of known) if (this.#o.actions.isRegistered(l.id)) this.#engine!.handlePrepared(l.id, now);
+    this.#timer.rearm();
+  }
+
+  /** The engine's primary (undefined until a link answered, or with no enabled link). */
+  get primary(): string | undefined {
+    return this.#engine?.policy.primary;
+  }
+
+  enabled(id: string): boolean {
+    return this.#links.some((l) => l.id === id);
+  }
+
+  /** An inner packet to the probe port arrived on `uplinkIndex` (the loop already opened its ESP). */
+  handleProbePacket(uplinkIndex: number, packet: Uint8Array): void {
+    const received = decodeProbePacket(packet, this.#o.probeKey, this.#o.counters);
+    if (!received.ok) return;
+    const p = received.value.probe;
+    const uplink = this.#byBindingId.get(p.bindingId);
+    if (p.type !== "echo-reply" || uplink === undefined || received.value.source !== this.#o.homeAgent) {
+      this.#o.counters.increment("router.probe.drop.unexpected");
+      return;
+    }
+    if (uplink.index !== uplinkIndex) this.#o.counters.increment("router.probe.reply-on-other-uplink");
+    const now = monotonicNow();
+    this.#traffic.get(uplink.id)!.lastAnsweredAt = now;
+    if (!this.enabled(uplink.id) || this.#engine === undefined) return;
+    this.#o.counters.increment("router.probe.replies");
+    this.#engine.handleProbeReply(linkId(uplink.id), p.sequenceNumber, now, p.responderDelayUs / 1000);
+    this.#turn(now);
+    this.#timer.rearm();
+  }
+
+  /** The binding update list changed: links waiting for their registration may now count as prepared. */
+  bindingsChanged(): void {
+    if (this.#preparing.size === 0) return;
+    this.#turn(monotonicNow());
+    this.#timer.rearm();
+  }
+
+  /** Whether some enabled link's probe was answered by the home agent within `ms` (the home agent is reachable). */
+  answeredWithin(ms: number): boolean {
+    const now = monotonicNow();
+    return this.#links.some((l) => {
+      const at = this.#traffic.get(l.id)?.lastAnsweredAt;
+      return at !== undefined && now - at <= ms;
+    });
+  }
+
+  metrics(): RouterLinkMetrics[] {
+    const now = monotonicNow();
+    const engine = this.#engine;
+    const snapshot = new Map((engine?.policy.snapshot(now) ?? []).map((s) => [s.link as string, s]));
+    return this.#o.uplinks.map((u) => {
+      const s = snapshot.get(u.id);
+      const t = this.#traffic.get(u.id)!;
+      const scheduler = engine?.schedulers.get(linkId(u.id));
+      const config = this.#links.find((l) => l.id === u.id);
+      return {
+        id: u.id,
+        kind: config?.kind,
+        enabled: config !== undefined,
+        health: s?.health ?? "disabled",
+        up: s?.health === "up",
+        primary: engine?.policy.primary === u.id,
+        careOfAddress: u.careOfAddress,
+        ...(s?.rttMs !== undefined ? { rttMs: s.rttMs } : {}),
+        ...(s?.lossRatio !== undefined ? { lossPercent: Math.round(s.lossRatio * 1000) / 10 } : {}),
+        ...(s?.jitterMs !== undefined ? { jitterMs: s.jitterMs } : {}),
+        ...(s?.score !== undefined ? { score: s.score.total } : {}),
+        rxBytes: t.rxBytes,
+        txBytes: t.txBytes,
+        ...(scheduler
+          ? {
+              probe: {
+                intervalMs: Number.isFinite(scheduler.intervalMs) ? scheduler.intervalMs : 0,
+                sent: scheduler.sent,
+                wireBytes: scheduler.wireBytes,
+                bytesPerDay: Math.round(probeBytesPerDay(scheduler.intervalMs, this.#wireBytesPerProbe)),
+              },
+            }
+          : {}),
+      };
+    });
+  }
+
+  /** The link set the OTA agent decides on (primary, kinds, prices, up/down). */
+  otaLinkSet(): OtaLinkSet {
+    const metrics = this.metrics();
+    return {
+      primary: this.primary === undefined ? undefined : linkId(this.primary),
+      links: this.#links.map((l) => ({ link: l.id, kind: l.kind, up: metrics.find((m) => m.id === l.id)?.up ?? false, costPerGb: l.costPerGb, bucket: l.bucket })),
+    };
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#timer.stop();
+    if (this.#sampler) clearInterval(this.#sampler);
+  }
+
+  /** One engine turn: timeouts, then probes out, actions, decisions. */
+  #turn(now: Instant): void {
+    const engine = this.#engine;
+    if (engine === undefined || this.#stopped) return;
+    for (const id of [...this.#preparing]) {
+      if (this.#o.actions.isRegistered(id)) {
+        this.#preparing.delete(id);
+        engine.handlePrepared(linkId(id), now);
+      }
+    }
+    if (engine.pollTimeout() <= now) engine.handleTimeout(now);
+    for (let t = engine.pollTransmit(); t !== undefined; t = engine.pollTransmit()) {
+      const u = this.#byId.get(t.link)!;
+      const packet = encodeProbePacket({ type: "echo-request", bindingId: u.bindingId, sequenceNumber: t.sequenceNumber, originTimestampMs: Math.floor(t.sentAt), responderDelayUs: 0 }, this.#o.probeKey, this.#o.homeAddress, this.#o.homeAgent);
+      this.#o.sendProbe(u.index, packet);
+      this.#o.counters.increment("router.probe.sent");
+    }
+    for (let a = engine.pollAction(); a !== undefined; a = engine.pollAction()) {
+      switch (a.kind) {
+        case "prepare":
+          if (this.#o.actions.isRegistered(a.link)) engine.handlePrepared(a.link, now);
+          else {
+            this.#preparing.add(a.link);
+            this.#o.actions.prepare(a.link);
+          }
+          break;
+        case "release":
+          this.#preparing.delete(a.link);
+          if (a.link !== engine.policy.primary) this.#o.actions.release(a.link);
+          break;
+        case "set-primary":
+          this.#o.actions.setPrimary(a.link, a.previous);
+          break;
+        case "probe-mode":
+        case "set-active-set":
+        case "set-flow-map":
+          // probe modes are the engine's own; the multi-CoA active set and flow map are the modes' business.
+          break;
+      }
+    }
+    for (let d = engine.pollDecision(); d !== undefined; d = engine.pollDecision()) {
+      this.#o.log(`link: ${formatDecision(d)}`);
+      this.#o.onDecision(d);
+    }
+    // Actions may have produced more work at once (a prepared link, a probe brought forward).
+    if (engine.pollTimeout() <= now && !this.#stopped) queueMicrotask(() => this.#turn(monotonicNow()));
+  }
+
+  async #sample(): Promise<void> {
+    if (this.#sampling || this.#stopped) return;
+    this.#sampling = true;
+    try {
+      for (const u of this.#o.uplinks) {
+        const read = await this.#readers.get(u.id)!.read();
+        const now = monotonicNow();
+        const radio = this.#o.radio?.get(u.id);
+        const radioSample = radio ? await radio.read(now) : undefined;
+        if (!read.ok) continue;
+        const t = this.#traffic.get(u.id)!;
+        const total = (read.value.rxBytes ?? 0) + (read.value.txBytes ?? 0);
+        const moved = t.lastTotal === undefined ? 0 : Math.max(0, total - t.lastTotal);
+        t.lastTotal = total;
+        t.rxBytes = read.value.rxBytes ?? t.rxBytes;
+        t.txBytes = read.value.txBytes ?? t.txBytes;
+        const engine = this.#engine;
+        if (engine === undefined || !this.enabled(u.id)) continue;
+        const id = linkId(u.id);
+        engine.handleSample({ link: id, at: now, interface: read.value, ...(radioSample?.ok ? { radio: radioSample.value.radio } : {}) });
+        engine.handleTraffic(id, moved, this.#o.sampleIntervalMs ?? DEFAULT_SAMPLE_MS, now);
+      }
+      this.#turn(monotonicNow());
+      this.#timer.rearm();
+    } finally {
+      this.#sampling = false;
+    }
+  }
+}
