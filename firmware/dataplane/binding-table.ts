@@ -14,12 +14,15 @@ export interface BindingTableEntry {
    * towards the router (`careOfAddressFor`), the rest are accepted as outer sources (RFC 5648 §6.5).
    */
   readonly careOfAddresses: readonly string[];
+  /** Registered care-of addresses that may not carry protected traffic now (the `primary` design's others). */
+  readonly idleCareOfAddresses?: readonly string[];
 }
 
 interface CompiledEntry {
   readonly homeAddress: PrefixSelector;
   readonly prefixes: readonly PrefixSelector[];
   readonly careOfAddresses: readonly Uint8Array[];
+  readonly idleCareOfAddresses: readonly Uint8Array[];
 }
 
 /** Builds the table from the binding cache (the cache decides; this only mirrors it). */
@@ -49,6 +52,7 @@ export class BindingTable {
       homeAddress: requirePrefix(e.homeAddress),
       prefixes: e.prefixes.map(requirePrefix),
       careOfAddresses: e.careOfAddresses.map((a) => requirePrefix(a).bytes),
+      idleCareOfAddresses: (e.idleCareOfAddresses ?? []).map((a) => requirePrefix(a).bytes),
     }));
   }
 
@@ -78,9 +82,23 @@ export class BindingTable {
     return false;
   }
 
-  /** The care-of address (16 octets) that carries packets to the inner destination, or undefined (no binding). */
-  careOfAddressFor(inner: Uint8Array, innerAt: number, innerLength: number): Uint8Array | undefined {
-    return this.#owner(inner, innerAt, innerLength)?.careOfAddresses[0];
+  /** Whether the outer source is registered for that router but idle (may not carry protected traffic now). */
+  isIdle(inner: Uint8Array, innerAt: number, innerLength: number, outer: Uint8Array, outerAt: number): boolean {
+    const owner = this.#owner(inner, innerAt, innerLength);
+    if (owner === undefined) return false;
+    for (let i = 0; i < owner.idleCareOfAddresses.length; i++) if (equal16(owner.idleCareOfAddresses[i]!, outer, outerAt)) return true;
+    return false;
+  }
+
+  /**
+   * The care-of address (16 octets) that carries packets to the inner destination, or undefined (no
+   * binding). A `hint` (a flow's learned return address) wins while it is one of the owner's carrying CoAs.
+   */
+  careOfAddressFor(inner: Uint8Array, innerAt: number, innerLength: number, hint?: Uint8Array, hintAt = 0): Uint8Array | undefined {
+    const owner = this.#owner(inner, innerAt, innerLength);
+    if (owner === undefined) return undefined;
+    if (hint !== undefined) for (let i = 0; i < owner.careOfAddresses.length; i++) if (equal16(owner.careOfAddresses[i]!, hint, hintAt)) return owner.careOfAddresses[i];
+    return owner.careOfAddresses[0];
   }
 }
 

@@ -100,6 +100,11 @@ export class DataplaneHandle {
     this.#send({ type: "bindings", entries });
   }
 
+  /** The multi-CoA design's directive (firmware/multicoa/mode.ts). */
+  setSteering(message: Omit<Extract<ToLoop, { type: "steering" }>, "type">): void {
+    this.#send({ type: "steering", ...message });
+  }
+
   sendSignalling(uplink: number, destination: string, packet: Uint8Array): void {
     this.#send({ type: "send-signalling", uplink, destination, packet });
   }

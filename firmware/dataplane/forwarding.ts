@@ -56,6 +56,8 @@ export const ForwardingCounter = {
   notTunnel: "dataplane.drop.not-tunnel-mode",
   noBinding: "dataplane.drop.no-binding",
   unregisteredCareOf: "dataplane.drop.unregistered-care-of",
+  /** `primary` design: ESP from a registered care-of address that is not the primary (firmware/multicoa/primary.ts). */
+  notPrimaryCareOf: "dataplane.drop.not-primary-care-of",
   sendFailed: "dataplane.drop.send-failed",
   tunWriteFailed: "dataplane.drop.tun-write-failed",
   truncated: "dataplane.drop.truncated",

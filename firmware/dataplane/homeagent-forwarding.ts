@@ -10,6 +10,7 @@ import { ESP_HEADER_LEN } from "../wire/esp.ts";
 import { BindingTable } from "./binding-table.ts";
 import { DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader } from "./forwarding.ts";
 import type { LocalPort } from "./local-delivery.ts";
+import type { ReturnPaths } from "../multicoa/return-paths.ts";
 import { matchOutboundPolicy } from "./policy-lookup.ts";
 
 /**
@@ -28,6 +29,8 @@ export class HomeAgentForwarding implements ForwardingPath {
   /** The inner MTU of the home agent's uplink. */
   innerMtu: number;
   bindings = new BindingTable([]);
+  /** `simultaneous`/`per-coa`: each flow goes back to the care-of address it last came from while that stays registered. */
+  returnPaths: ReturnPaths | undefined;
   outerDestination: Uint8Array = new Uint8Array(16);
   sealedAt = 0;
   sealedLength = 0;
@@ -77,7 +80,9 @@ export class HomeAgentForwarding implements ForwardingPath {
     const sa = policy.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
     if (sa === undefined) return this.#drop(ForwardingCounter.noSa);
     const v6 = data[innerAt]! >>> 4 === 6;
-    const careOf = forced ?? this.bindings.careOfAddressFor(data, innerAt + (v6 ? 24 : 16), v6 ? 16 : 4);
+    const learned = forced === undefined && this.returnPaths !== undefined ? this.returnPaths.lookup(data, innerAt, innerLength) : -1;
+    const careOf =
+      forced ?? this.bindings.careOfAddressFor(data, innerAt + (v6 ? 24 : 16), v6 ? 16 : 4, learned < 0 ? undefined : this.returnPaths!.careOfAddresses, learned);
     if (careOf === undefined) return this.#drop(ForwardingCounter.noBinding);
     if (innerLength > this.innerMtu) {
       this.tooBigMtu = this.innerMtu;
@@ -102,8 +107,10 @@ export class HomeAgentForwarding implements ForwardingPath {
     // A link probe is answered on the path it came by, before the care-of check: that is what it measures.
     this.local = this.#localPort !== undefined && this.#localPort.matches(data, innerAt, r.payloadLength);
     if (!this.local && !this.bindings.isRegistered(data, innerAt + (v6 ? 8 : 12), v6 ? 16 : 4, source, sourceAt)) {
-      return this.#reject(ForwardingCounter.unregisteredCareOf);
+      const idle = this.bindings.isIdle(data, innerAt + (v6 ? 8 : 12), v6 ? 16 : 4, source, sourceAt);
+      return this.#reject(idle ? ForwardingCounter.notPrimaryCareOf : ForwardingCounter.unregisteredCareOf);
     }
+    if (!this.local) this.returnPaths?.learn(data, innerAt, r.payloadLength, source, sourceAt);
     this.payloadOffset = innerAt;
     this.payloadLength = r.payloadLength;
     return true;

@@ -12,6 +12,7 @@ import { formatIpv4, formatIpv6, parseIpv6 } from "../wire/address.ts";
 import { BindingTable } from "./binding-table.ts";
 import type { ForwardingPath } from "./forwarding.ts";
 import { HomeAgentForwarding } from "./homeagent-forwarding.ts";
+import { applySteering } from "./multicoa-steering.ts";
 import { IkeSaSink } from "./ike-sa-sink.ts";
 import { openNatTSocket, UdpEncapsulationPath } from "./udp-encap-path.ts";
 import { LocalPort } from "./local-delivery.ts";
@@ -36,6 +37,7 @@ export class LoopHost {
   #sockets: DatagramSocket[] = [];
   #loop: PacketLoop | undefined;
   #path: ForwardingPath | undefined;
+  #uplinks: LoopUplink[] = [];
   #control: Int32Array | undefined;
   #hot: SharedCounters | undefined;
   #ike: IkeSaSink | undefined;
@@ -59,6 +61,9 @@ export class LoopHost {
         return;
       case "bindings":
         if (this.#path instanceof HomeAgentForwarding) this.#path.bindings = new BindingTable(message.entries);
+        return;
+      case "steering":
+        applySteering(this.#path, this.#uplinks, message);
         return;
       case "send-signalling": {
         const destination = parseIpv6(message.destination);
@@ -107,6 +112,7 @@ export class LoopHost {
       this.#tun = tun.value;
       const uplinkErrors: string[] = [];
       const uplinks: LoopUplink[] = setup.uplinks.map((u) => this.#openUplink(setup, u.id, u.interfaceName, u.sourceAddress, uplinkErrors));
+      this.#uplinks = uplinks;
       const localPort = setup.localPort === undefined ? undefined : new LocalPort(setup.localPort);
       const common = { spd: security.spd, sad: security.sad, outbound: security.outbound, inbound: security.inbound, counters: this.#counters, localPort };
       if (setup.role === "router") {

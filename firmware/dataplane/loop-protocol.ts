@@ -5,6 +5,7 @@ import type { BindingTableEntry } from "./binding-table.ts";
 import type { IkeFromLoop, IkeToLoop } from "./ike-loop-protocol.ts";
 import type { LocalPortSetup } from "./local-delivery.ts";
 import type { StaticPolicySpec, StaticSaSpec } from "./static-security.ts";
+import type { SteeringSpec } from "../multicoa/flow-steering.ts";
 
 export type LoopRole = "router" | "homeagent";
 export type OuterSocketKind = "esp6";
@@ -48,6 +49,8 @@ export type ToLoop =
   | { readonly type: "start"; readonly setup: LoopSetup; readonly counters: SharedArrayBuffer; readonly control: SharedArrayBuffer }
   | { readonly type: "active-uplink"; readonly index: number }
   | { readonly type: "bindings"; readonly entries: readonly BindingTableEntry[] }
+  /** The multi-CoA design's directive (firmware/multicoa): router flow steering and care-of addresses; home agent return paths. */
+  | { readonly type: "steering"; readonly steering: SteeringSpec; readonly careOfAddresses?: readonly string[]; readonly learnReturnPaths?: boolean }
   | { readonly type: "send-signalling"; readonly uplink: number; readonly destination: string; readonly packet: Uint8Array }
   /** Seal an inner packet (a link probe) on `uplink`; `destination`: the outer destination (home agent: the request's care-of address). */
   | { readonly type: "send-local"; readonly uplink: number; readonly destination?: string; readonly packet: Uint8Array }

@@ -9,6 +9,7 @@ import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
 import { DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader } from "./forwarding.ts";
 import type { LocalPort } from "./local-delivery.ts";
+import type { FlowSteering } from "../multicoa/flow-steering.ts";
 import { matchOutboundPolicy } from "./policy-lookup.ts";
 
 /** One uplink as the router's path sees it. */
@@ -36,6 +37,8 @@ export class RouterForwarding implements ForwardingPath {
   readonly outerDestination: Uint8Array;
   /** Index into `uplinks`, or −1 while no uplink is usable. */
   activeUplink = -1;
+  /** Per-flow uplink choice and per-uplink SAs of the multi-CoA design (firmware/multicoa); undefined: `activeUplink` for all. */
+  steering: FlowSteering | undefined;
   sealedAt = 0;
   sealedLength = 0;
   tooBigMtu = 0;
@@ -65,9 +68,9 @@ export class RouterForwarding implements ForwardingPath {
     this.outerDestination = options.homeAgentAddress;
   }
 
-  /** The uplink for one inner packet; today the active one for every flow. */
-  uplinkFor(_data: Uint8Array, _at: number): number {
-    return this.activeUplink;
+  /** The uplink for one inner packet: the design's flow steering, else the active uplink. */
+  uplinkFor(data: Uint8Array, at: number, length: number): number {
+    return this.steering === undefined ? this.activeUplink : this.steering.uplinkFor(data, at, length);
   }
 
   fromTunnelInterface(data: Uint8Array, slotAt: number, innerLength: number, now: Instant): number {
@@ -86,10 +89,12 @@ export class RouterForwarding implements ForwardingPath {
     const policy = matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
     if (policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
     if (policy.action !== "protect") return this.#drop(policy.action === "bypass" ? ForwardingCounter.bypassPolicy : ForwardingCounter.discardPolicy);
-    const sa = policy.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
-    if (sa === undefined) return this.#drop(ForwardingCounter.noSa);
-    const uplink = forced >= 0 ? forced : this.uplinkFor(data, innerAt);
+    const uplink = forced >= 0 ? forced : this.uplinkFor(data, innerAt, innerLength);
     if (uplink < 0) return this.#drop(ForwardingCounter.noUplink);
+    // `per-coa`: each care-of address has its own SA; otherwise the SPD's SA serves every uplink.
+    const spi = this.steering?.outboundSpiByUplink?.[uplink] ?? policy.outboundSpi;
+    const sa = spi === undefined ? undefined : this.#sad.outbound(spi);
+    if (sa === undefined) return this.#drop(ForwardingCounter.noSa);
     const mtu = this.uplinks[uplink]!.innerMtu;
     if (innerLength > mtu) {
       this.tooBigMtu = mtu;

@@ -10,7 +10,8 @@ import * as v from "valibot";
 import { fromHex } from "../core/hex.ts";
 import { err, ok, type Result } from "../core/result.ts";
 import { ESP_SUITE_IDS, ESP_SUITES, type EspSuiteId, keymatLength } from "../crypto/suites.ts";
-import { SecretRefSchema } from "../config/schema.ts";
+import { MultiCoaModes, SecretRefSchema } from "../config/schema.ts";
+import { MultiCoaSchema } from "../multicoa/mode-config.ts";
 import { resolveSecret, secretText } from "../config/secrets.ts";
 import { parseIpv6, parsePrefix } from "../wire/address.ts";
 
@@ -36,6 +37,10 @@ const Ipsec = v.strictObject({
   tunnel: SaPair,
   /** Transport-mode SAs for BU/BA (RFC 4877 §4.3), selectors home address ↔ home agent, protocol 135. */
   signalling: SaPair,
+  /** The MONAMI6 design in use (docs/modes.md); the same on router and home agent. */
+  multiCoaMode: v.optional(v.picklist(MultiCoaModes), "simultaneous"),
+  /** Settings of the multi-CoA designs (firmware/multicoa/mode-config.ts). */
+  multiCoa: MultiCoaSchema,
 });
 
 const Loop = v.optional(
@@ -56,6 +61,8 @@ const Uplink = v.strictObject({
   bindingId: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(0xffff)),
   careOfAddress: Ipv6,
   mtu: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1280), v.maxValue(9000)), 1500),
+  /** What kind of link this is, for flow rules that name kinds (firmware/links). */
+  kind: v.optional(v.picklist(["cellular", "wifi", "wired"]), "cellular"),
 });
 
 export const RouterConfigSchema = v.pipe(
@@ -100,7 +107,8 @@ export const HomeAgentConfigSchema = v.strictObject({
 
 export type RouterConfig = v.InferOutput<typeof RouterConfigSchema>;
 export type HomeAgentConfig = v.InferOutput<typeof HomeAgentConfigSchema>;
-export type IpsecConfig = v.InferOutput<typeof Ipsec>;
+/** The keyed SAs of a router (what security-specs.ts reads); the design's settings are `RouterConfig["ipsec"]`. */
+export type IpsecConfig = Pick<v.InferOutput<typeof Ipsec>, "tunnel" | "signalling">;
 export type SaPairConfig = v.InferOutput<typeof SaPair>;
 
 /** Reads and validates a daemon config file (JSON); errors name the path of each issue. */

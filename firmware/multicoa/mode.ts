@@ -1,0 +1,216 @@
+// What the roles call: one router-side and one home-agent-side object per MONAMI6 design, and the state they share.
+
+import type { Instant } from "../core/instant.ts";
+import type { BindingTableEntry } from "../dataplane/binding-table.ts";
+import type { BindingCache, HomeAgentInput } from "../mobility/binding-cache.ts";
+import type { BindingUpdateList, MobileRouterEvent } from "../mobility/binding-update-list.ts";
+import { bindingId, linkId, type BindingId, type MobilityTransmit } from "../mobility/types.ts";
+import type { MobilityMessage } from "../wire/mobility-header.ts";
+import type { SteeringSpec } from "./flow-steering.ts";
+import type { FlowRuleConfig, MultiCoaConfig } from "./mode-config.ts";
+
+export type { MultiCoaMode } from "../config/schema.ts";
+
+/** One uplink of the router as the designs see it. */
+export interface ModeUplink {
+  readonly id: string;
+  readonly index: number;
+  readonly bindingId: BindingId;
+  careOfAddress: string;
+  readonly kind: "cellular" | "wifi" | "wired";
+}
+
+/** What the router's data plane should do; replaces the previous directive as a whole. */
+export interface RouterDirective {
+  readonly steering: SteeringSpec;
+  /** Outer source (care-of address) of each uplink, by index. */
+  readonly careOfAddresses: readonly string[];
+}
+
+/**
+ * The router side of a design. Inputs: link events (from the link monitor or the control socket),
+ * mobility events and received BAs; outputs: BUL commands (made directly on the BUL it was given),
+ * BU routing (`routeSignalling`) and data-plane directives (`pollDirective`). Sans-IO.
+ */
+export interface RouterMode {
+  readonly name: string;
+  linkUp(id: string, now: Instant): void;
+  linkDown(id: string, now: Instant): void;
+  /** The link policy prefers this uplink now (the primary in `primary`, the default flow link otherwise). */
+  prefer(id: string, now: Instant): void;
+  /** The uplink's care-of address changed (new SLAAC or DHCP lease): re-register its BID (RFC 5648 §6.2). */
+  addressChanged(id: string, careOfAddress: string, now: Instant): void;
+  handleBindingEvent(event: MobileRouterEvent, now: Instant): void;
+  /** Every received Mobility message, before the BUL sees it. */
+  observeReceived(message: MobilityMessage, now: Instant): void;
+  /** Chooses (or keeps) the care-of address a BU leaves from. */
+  routeSignalling(transmit: MobilityTransmit): MobilityTransmit;
+  pollDirective(): RouterDirective | undefined;
+  status(): Record<string, unknown>;
+}
+
+/** The home agent side: watches BUs and BAs, says what the data plane's binding table holds. */
+export interface HomeAgentMode {
+  readonly name: string;
+  observeBindingUpdate(input: HomeAgentInput, now: Instant): void;
+  observeTransmit(transmit: MobilityTransmit, now: Instant): void;
+  /** The binding table for the data plane, derived from the cache (and the design's own state). */
+  table(cache: BindingCache, homeAddresses: readonly string[], now: Instant): BindingTableEntry[];
+  /** Learn each flow's return care-of address from authenticated packets (RFC 5648 §9.3.2 outbound choice). */
+  readonly learnReturnPaths: boolean;
+  /** When `handleTimeout` is due (then rebuild the table). */
+  pollTimeout(): Instant | undefined;
+  handleTimeout(now: Instant): void;
+  status(): Record<string, unknown>;
+}
+
+export interface RouterModeOptions {
+  readonly bul: BindingUpdateList;
+  readonly uplinks: readonly ModeUplink[];
+  readonly config: MultiCoaConfig;
+  /** Uplink index preferred at start. */
+  readonly preferred: number;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * State every router-side design keeps: which uplinks are usable (link monitor), which are
+ * registered at the home agent (BAs), the link policy's preference order, and the directive.
+ */
+export abstract class RouterModeBase implements RouterMode {
+  abstract readonly name: string;
+  protected readonly bul: BindingUpdateList;
+  protected readonly uplinks: readonly ModeUplink[];
+  protected readonly config: MultiCoaConfig;
+  protected readonly log: (line: string) => void;
+  /** Uplinks the link monitor reports usable. */
+  protected readonly usable = new Set<number>();
+  /** Uplinks whose current care-of address the home agent accepted (BA) and that are usable. */
+  protected readonly registered = new Set<number>();
+  /** Uplink indexes, most preferred first. */
+  protected preference: number[];
+  #dirty = true;
+
+  constructor(o: RouterModeOptions) {
+    this.bul = o.bul;
+    this.uplinks = o.uplinks;
+    this.config = o.config;
+    this.log = o.log;
+    this.preference = [o.preferred, ...o.uplinks.map((u) => u.index).filter((i) => i !== o.preferred)];
+  }
+
+  protected byId(id: string): ModeUplink {
+    const u = this.uplinks.find((x) => x.id === id);
+    if (u === undefined) throw new RangeError(`no uplink '${id}'`);
+    return u;
+  }
+
+  protected byBinding(id: BindingId): ModeUplink | undefined {
+    return this.uplinks.find((u) => u.bindingId === id);
+  }
+
+  protected changed(): void {
+    this.#dirty = true;
+  }
+
+  protected register(u: ModeUplink, now: Instant): void {
+    this.bul.addCareOfAddress(now, { bindingId: u.bindingId, linkId: linkId(u.id), careOfAddress: { family: "ipv6", address: u.careOfAddress } });
+  }
+
+  linkUp(id: string, now: Instant): void {
+    const u = this.byId(id);
+    if (this.usable.has(u.index)) return;
+    this.usable.add(u.index);
+    this.onLinkUp(u, now);
+    this.changed();
+  }
+
+  linkDown(id: string, now: Instant): void {
+    const u = this.byId(id);
+    if (!this.usable.delete(u.index)) return;
+    this.registered.delete(u.index);
+    this.onLinkDown(u, now);
+    this.changed();
+  }
+
+  prefer(id: string, now: Instant): void {
+    const u = this.byId(id);
+    this.preference = [u.index, ...this.preference.filter((i) => i !== u.index)];
+    this.onPreferenceChanged(now);
+    this.changed();
+  }
+
+  addressChanged(id: string, careOfAddress: string, now: Instant): void {
+    const u = this.byId(id);
+    if (u.careOfAddress === careOfAddress) return;
+    u.careOfAddress = careOfAddress;
+    // The old address is gone: nothing leaves from it; the BID is registered again with the new one.
+    this.registered.delete(u.index);
+    if (this.usable.has(u.index)) this.register(u, now);
+    this.changed();
+  }
+
+  handleBindingEvent(event: MobileRouterEvent, now: Instant): void {
+    switch (event.type) {
+      case "binding-registered": {
+        const u = this.byBinding(event.bindingId);
+        if (u && this.usable.has(u.index) && event.careOfAddress.address === u.careOfAddress && !this.registered.has(u.index)) {
+          this.registered.add(u.index);
+          this.changed();
+        }
+        break;
+      }
+      case "binding-failed":
+      case "binding-expired":
+      case "binding-deregistered": {
+        const u = this.byBinding(event.bindingId);
+        if (u && this.registered.delete(u.index)) this.changed();
+        break;
+      }
+      default:
+        break;
+    }
+    this.onBindingEvent(event, now);
+  }
+
+  observeReceived(_message: MobilityMessage, _now: Instant): void {}
+
+  routeSignalling(transmit: MobilityTransmit): MobilityTransmit {
+    return transmit;
+  }
+
+  pollDirective(): RouterDirective | undefined {
+    if (!this.#dirty) return undefined;
+    this.#dirty = false;
+    return { steering: this.steering(), careOfAddresses: this.uplinks.map((u) => u.careOfAddress) };
+  }
+
+  /** The first uplink in preference order that is in `set`, or −1. */
+  protected firstPreferred(set: ReadonlySet<number>): number {
+    return this.preference.find((i) => set.has(i)) ?? -1;
+  }
+
+  /**
+   * Flow rules → uplinks among `carrying` (RFC 5648 per-flow choice): the most preferred uplink whose
+   * kind the rule allows; a rule no carrying uplink may serve waits on the default.
+   */
+  protected ruleUplinks(rules: readonly FlowRuleConfig[], carrying: ReadonlySet<number>): number[] {
+    return rules.map((r) => this.preference.find((i) => carrying.has(i) && (r.kinds === undefined || r.kinds.includes(this.uplinks[i]!.kind))) ?? -1);
+  }
+
+  status(): Record<string, unknown> {
+    const names = (s: Iterable<number>) => [...s].map((i) => this.uplinks[i]!.id);
+    return { mode: this.name, usable: names(this.usable), registered: names(this.registered), preference: names(this.preference), steering: this.steering() };
+  }
+
+  protected abstract steering(): SteeringSpec;
+  protected abstract onLinkUp(u: ModeUplink, now: Instant): void;
+  protected abstract onLinkDown(u: ModeUplink, now: Instant): void;
+  protected onPreferenceChanged(_now: Instant): void {}
+  protected onBindingEvent(_event: MobileRouterEvent, _now: Instant): void {}
+}
+
+/** The uplinks of a router config as the designs see them. */
+export function modeUplinks(uplinks: readonly { id: string; bindingId: number; careOfAddress: string; kind?: "cellular" | "wifi" | "wired" }[]): ModeUplink[] {
+  return uplinks.map((u, index) => ({ id: u.id, index, bindingId: bindingId(u.bindingId), careOfAddress: u.careOfAddress, kind: u.kind ?? "cellular" }));
+}

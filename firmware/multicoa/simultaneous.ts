@@ -1,0 +1,67 @@
+// `simultaneous` (RFC 5648 §9.3, the default): every registered care-of address carries traffic at once over one SA set.
+//
+// Router: each usable uplink's CoA is registered under its BID; a flow goes to the uplink its flow rule
+// picks among the registered ones (else the preferred one); traffic moves to a new CoA only after its BA
+// (make-before-break), and leaves a lost uplink at once while a de-registration BU goes out over another.
+// Home agent: ESP is opened without looking at the outer source (§9.3.2: irrelevant to IPsec), then the
+// outer source must be a registered CoA of the inner source's owner (the binding table); towards the
+// router mobility picks the outer destination per flow: the CoA the flow last arrived from while that
+// CoA stays registered, else the binding cache's choice (§9.3.2: "implementation specific").
+// One SA spread over paths of different delay reorders sequence numbers: the tunnel SAs use ESN and
+// a replay window sized from the measured reordering depth (docs/modes.md).
+
+import type { Instant } from "../core/instant.ts";
+import { bindingTableFromCache, type BindingTableEntry } from "../dataplane/binding-table.ts";
+import type { BindingCache, HomeAgentInput } from "../mobility/binding-cache.ts";
+import type { MobilityTransmit } from "../mobility/types.ts";
+import type { SteeringSpec } from "./flow-steering.ts";
+import { type HomeAgentMode, type ModeUplink, RouterModeBase } from "./mode.ts";
+
+export class SimultaneousRouter extends RouterModeBase {
+  readonly name: string = "simultaneous";
+
+  protected onLinkUp(u: ModeUplink, now: Instant): void {
+    this.register(u, now);
+  }
+
+  protected onLinkDown(u: ModeUplink, now: Instant): void {
+    this.bul.removeCareOfAddress(now, u.bindingId);
+  }
+
+  /** The uplinks that may carry traffic: the registered ones; before the first BA, the usable ones. */
+  protected carrying(): ReadonlySet<number> {
+    return this.registered.size > 0 ? this.registered : this.usable;
+  }
+
+  protected steering(): SteeringSpec {
+    const carrying = this.carrying();
+    const uplinks = this.ruleUplinks(this.config.flowRules, carrying);
+    return {
+      defaultUplink: this.firstPreferred(carrying),
+      rules: this.config.flowRules.map((r, i) => ({ match: r.match, uplink: uplinks[i]! })),
+      bypass: this.config.bypass,
+    };
+  }
+}
+
+export class SimultaneousHomeAgent implements HomeAgentMode {
+  readonly name: string = "simultaneous";
+  readonly learnReturnPaths: boolean = true;
+
+  observeBindingUpdate(_input: HomeAgentInput, _now: Instant): void {}
+  observeTransmit(_transmit: MobilityTransmit, _now: Instant): void {}
+
+  table(cache: BindingCache, homeAddresses: readonly string[], _now: Instant): BindingTableEntry[] {
+    return bindingTableFromCache(cache, homeAddresses);
+  }
+
+  pollTimeout(): Instant | undefined {
+    return undefined;
+  }
+
+  handleTimeout(_now: Instant): void {}
+
+  status(): Record<string, unknown> {
+    return { mode: this.name, outerSourceCheck: "binding cache (any registered CoA)", returnPath: "per flow, learned" };
+  }
+}
