@@ -81,6 +81,12 @@ export const RouterConfigSchema = v.pipe(
     ipsec: Ipsec,
     controlSocket: v.pipe(v.string(), v.regex(/^\//, "must be an absolute path")),
     loop: Loop,
+    /**
+     * The device configuration file (firmware/config/schema.ts): the fleet-managed part (automatic link selection,
+     * MQTT fleet link, telemetry, OTA, watchdog, control group), updated transactionally over the air. Without it
+     * the router runs alone and the uplink is chosen by hand (`uplink ID` on the control socket).
+     */
+    device: v.optional(v.pipe(v.string(), v.regex(/^\//, "must be an absolute path"))),
   }),
   v.check((c) => c.uplinks.some((u) => u.id === c.activeUplink), "activeUplink must name one of the uplinks"),
   v.check((c) => new Set(c.uplinks.map((u) => u.bindingId)).size === c.uplinks.length, "binding ids must be unique"),
