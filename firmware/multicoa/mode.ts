@@ -41,6 +41,10 @@ export interface RouterMode {
   /** The uplink's care-of address changed (new SLAAC or DHCP lease): re-register its BID (RFC 5648 §6.2). */
   addressChanged(id: string, careOfAddress: string, now: Instant): void;
   handleBindingEvent(event: MobileRouterEvent, now: Instant): void;
+  /** Whether the uplink's care-of address is registered at the home agent (its BA came back) and usable. */
+  isRegistered(id: string): boolean;
+  /** The uplink carrying traffic no flow rule claims (undefined: none). */
+  readonly defaultUplink: string | undefined;
   /** Every received Mobility message, before the BUL sees it. */
   observeReceived(message: MobilityMessage, now: Instant): void;
   /** Chooses (or keeps) the care-of address a BU leaves from. */
@@ -174,6 +178,14 @@ export abstract class RouterModeBase implements RouterMode {
   }
 
   observeReceived(_message: MobilityMessage, _now: Instant): void {}
+
+  isRegistered(id: string): boolean {
+    return this.registered.has(this.byId(id).index);
+  }
+
+  get defaultUplink(): string | undefined {
+    return this.uplinks[this.steering().defaultUplink]?.id;
+  }
 
   routeSignalling(transmit: MobilityTransmit): MobilityTransmit {
     return transmit;

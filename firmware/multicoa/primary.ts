@@ -11,14 +11,14 @@
 // refuses ESP from them (`dataplane.drop.not-primary-care-of`), except from the previous primary for
 // `primaryDrainMs` after a switch, so packets already in flight on it are not lost.
 
-import { later, type Instant } from "../core/instant.ts";
+import type { Instant } from "../core/instant.ts";
 import { bindingTableFromCache, type BindingTableEntry } from "../dataplane/binding-table.ts";
 import type { BindingCache, HomeAgentInput } from "../mobility/binding-cache.ts";
-import { canonicalIpv6OrThrow } from "../mobility/address-text.ts";
 import { linkId, type MobilityTransmit } from "../mobility/types.ts";
 import type { MobilityMessage } from "../wire/mobility-header.ts";
 import type { SteeringSpec } from "./flow-steering.ts";
 import { type HomeAgentMode, type ModeUplink, RouterModeBase, type RouterModeOptions } from "./mode.ts";
+import { SignalledCareOf } from "./signalled-coa.ts";
 
 export class PrimaryRouter extends RouterModeBase {
   readonly name: string = "primary";
@@ -104,68 +104,43 @@ export class PrimaryRouter extends RouterModeBase {
   }
 }
 
-interface HomePrimary {
-  careOfAddress: string;
-  previous?: { careOfAddress: string; until: Instant };
-}
-
 export class PrimaryHomeAgent implements HomeAgentMode {
   readonly name: string = "primary";
   readonly learnReturnPaths: boolean = false;
-  readonly #drainMs: number;
-  readonly #log: (line: string) => void;
-  readonly #primary = new Map<string, HomePrimary>();
-  /** Registration BUs seen, by home address: Sequence # and outer source. */
-  readonly #candidates = new Map<string, { sequenceNumber: number; source: string }>();
+  readonly #signalled: SignalledCareOf;
 
   constructor(drainMs: number, log: (line: string) => void) {
-    this.#drainMs = drainMs;
-    this.#log = log;
+    this.#signalled = new SignalledCareOf(drainMs, (line) => log(`primary: ${line}`));
   }
 
   observeBindingUpdate(input: HomeAgentInput, _now: Instant): void {
-    const m = input.message;
-    if (m.type !== "binding-update" || m.lifetimeUnits === 0 || input.homeAddressOption === undefined) return;
-    this.#candidates.set(canonicalIpv6OrThrow(input.homeAddressOption), { sequenceNumber: m.sequenceNumber, source: canonicalIpv6OrThrow(input.source) });
+    this.#signalled.observeBindingUpdate(input);
   }
 
   observeTransmit(t: MobilityTransmit, now: Instant): void {
-    const m = t.message;
-    if (m.type !== "binding-acknowledgement" || t.routingType2Address === undefined) return;
-    const home = canonicalIpv6OrThrow(t.routingType2Address);
-    const c = this.#candidates.get(home);
-    if (c === undefined || c.sequenceNumber !== m.sequenceNumber) return;
-    this.#candidates.delete(home);
-    if (m.status >= 128) return;
-    const current = this.#primary.get(home);
-    if (current?.careOfAddress === c.source) return;
-    this.#primary.set(home, { careOfAddress: c.source, ...(current ? { previous: { careOfAddress: current.careOfAddress, until: later(now, this.#drainMs) } } : {}) });
-    this.#log(`primary of ${home}: ${current?.careOfAddress ?? "none"} → ${c.source}`);
+    this.#signalled.observeTransmit(t, now);
   }
 
+  /** Only the primary (and the previous one while it drains) may source ESP; the other registered CoAs are idle. */
   table(cache: BindingCache, homeAddresses: readonly string[], now: Instant): BindingTableEntry[] {
     return bindingTableFromCache(cache, homeAddresses).map((e) => {
-      const state = this.#primary.get(canonicalIpv6OrThrow(e.homeAddress));
       const registered = e.careOfAddresses;
-      const primary = state !== undefined && registered.includes(state.careOfAddress) ? state.careOfAddress : registered[0]!;
-      const draining = state?.previous !== undefined && now < state.previous.until && registered.includes(state.previous.careOfAddress) ? [state.previous.careOfAddress] : [];
-      const accepted = [primary, ...draining.filter((a) => a !== primary)];
+      const primary = this.#signalled.named(e.homeAddress, registered)!;
+      const draining = this.#signalled.draining(e.homeAddress, registered, now);
+      const accepted = draining === undefined || draining === primary ? [primary] : [primary, draining];
       return { ...e, careOfAddresses: accepted, idleCareOfAddresses: registered.filter((a) => !accepted.includes(a)) };
     });
   }
 
   pollTimeout(): Instant | undefined {
-    let next: Instant | undefined;
-    for (const p of this.#primary.values()) if (p.previous && (next === undefined || p.previous.until < next)) next = p.previous.until;
-    return next;
+    return this.#signalled.pollTimeout();
   }
 
-  /** Forgets drains that ended. */
   handleTimeout(now: Instant): void {
-    for (const p of this.#primary.values()) if (p.previous && now >= p.previous.until) delete p.previous;
+    this.#signalled.handleTimeout(now);
   }
 
   status(): Record<string, unknown> {
-    return { mode: this.name, primary: Object.fromEntries([...this.#primary].map(([h, p]) => [h, p.careOfAddress])) };
+    return { mode: this.name, primary: this.#signalled.snapshot(), switches: this.#signalled.changes };
   }
 }

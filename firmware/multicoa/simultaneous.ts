@@ -13,12 +13,16 @@
 import type { Instant } from "../core/instant.ts";
 import { bindingTableFromCache, type BindingTableEntry } from "../dataplane/binding-table.ts";
 import type { BindingCache, HomeAgentInput } from "../mobility/binding-cache.ts";
-import type { MobilityTransmit } from "../mobility/types.ts";
+import type { MobileRouterEvent } from "../mobility/binding-update-list.ts";
+import { linkId, type MobilityTransmit } from "../mobility/types.ts";
 import type { SteeringSpec } from "./flow-steering.ts";
 import { type HomeAgentMode, type ModeUplink, RouterModeBase } from "./mode.ts";
+import { SignalledCareOf } from "./signalled-coa.ts";
 
 export class SimultaneousRouter extends RouterModeBase {
   readonly name: string = "simultaneous";
+  /** The uplink whose CoA the home agent was last told is preferred (BUs leave from it). */
+  #announced = -1;
 
   protected onLinkUp(u: ModeUplink, now: Instant): void {
     this.register(u, now);
@@ -26,6 +30,34 @@ export class SimultaneousRouter extends RouterModeBase {
 
   protected onLinkDown(u: ModeUplink, now: Instant): void {
     this.bul.removeCareOfAddress(now, u.bindingId);
+    if (this.#announced === u.index) this.#announced = -1;
+    this.#announce(now);
+  }
+
+  protected override onPreferenceChanged(now: Instant): void {
+    this.#announce(now);
+  }
+
+  protected override onBindingEvent(_event: MobileRouterEvent, now: Instant): void {
+    this.#announce(now);
+  }
+
+  /**
+   * When the default uplink changed, its BID is registered again from its own CoA: the home agent then
+   * sends flows it has no return path for there (signalled-coa.ts).
+   */
+  #announce(now: Instant): void {
+    const preferred = this.firstPreferred(this.registered);
+    if (preferred < 0 || preferred === this.#announced) return;
+    this.#announced = preferred;
+    this.register(this.uplinks[preferred]!, now);
+  }
+
+  /** BUs leave from the announced (default) uplink while it is registered; else the BUL's choice stands. */
+  override routeSignalling(t: MobilityTransmit): MobilityTransmit {
+    const u = this.uplinks[this.#announced];
+    if (u === undefined || !this.registered.has(u.index) || t.message.type !== "binding-update" || t.homeAddressOption === undefined) return t;
+    return { ...t, source: u.careOfAddress, bindingId: u.bindingId, linkId: linkId(u.id) };
   }
 
   /** The uplinks that may carry traffic: the registered ones; before the first BA, the usable ones. */
@@ -47,12 +79,26 @@ export class SimultaneousRouter extends RouterModeBase {
 export class SimultaneousHomeAgent implements HomeAgentMode {
   readonly name: string = "simultaneous";
   readonly learnReturnPaths: boolean = true;
+  readonly #signalled: SignalledCareOf;
 
-  observeBindingUpdate(_input: HomeAgentInput, _now: Instant): void {}
-  observeTransmit(_transmit: MobilityTransmit, _now: Instant): void {}
+  constructor(log: (line: string) => void) {
+    this.#signalled = new SignalledCareOf(0, (line) => log(`preferred: ${line}`));
+  }
 
+  observeBindingUpdate(input: HomeAgentInput, _now: Instant): void {
+    this.#signalled.observeBindingUpdate(input);
+  }
+
+  observeTransmit(t: MobilityTransmit, now: Instant): void {
+    this.#signalled.observeTransmit(t, now);
+  }
+
+  /** Every registered CoA may source ESP; the router's preferred one comes first (flows without a return path). */
   table(cache: BindingCache, homeAddresses: readonly string[], _now: Instant): BindingTableEntry[] {
-    return bindingTableFromCache(cache, homeAddresses);
+    return bindingTableFromCache(cache, homeAddresses).map((e) => {
+      const first = this.#signalled.named(e.homeAddress, e.careOfAddresses)!;
+      return { ...e, careOfAddresses: [first, ...e.careOfAddresses.filter((a) => a !== first)] };
+    });
   }
 
   pollTimeout(): Instant | undefined {
@@ -62,6 +108,6 @@ export class SimultaneousHomeAgent implements HomeAgentMode {
   handleTimeout(_now: Instant): void {}
 
   status(): Record<string, unknown> {
-    return { mode: this.name, outerSourceCheck: "binding cache (any registered CoA)", returnPath: "per flow, learned" };
+    return { mode: this.name, preferred: this.#signalled.snapshot(), outerSourceCheck: "any registered CoA (binding cache)", returnPath: "per flow, learned" };
   }
 }

@@ -1,0 +1,42 @@
+// Chooses the design object of each role from `ipsec.multiCoaMode` (the same name on router and home agent).
+
+import type { MultiCoaMode } from "../config/schema.ts";
+import type { MultiCoaConfig } from "./mode-config.ts";
+import type { HomeAgentMode, RouterMode, RouterModeOptions } from "./mode.ts";
+import { PrimaryHomeAgent, PrimaryRouter } from "./primary.ts";
+import { SimultaneousHomeAgent, SimultaneousRouter } from "./simultaneous.ts";
+
+/** `bypass-flows` is `simultaneous` with a bypass list that must not be empty (the config schema's name for it). */
+function checkBypass(mode: MultiCoaMode, config: MultiCoaConfig): void {
+  if (mode === "bypass-flows" && config.bypass.length === 0) throw new Error('multiCoaMode "bypass-flows" needs ipsec.multiCoa.bypass selectors');
+}
+
+export function createRouterMode(mode: MultiCoaMode, o: RouterModeOptions): RouterMode {
+  checkBypass(mode, o.config);
+  switch (mode) {
+    case "primary":
+      return new PrimaryRouter(o);
+    case "simultaneous":
+    case "bypass-flows":
+      return new SimultaneousRouter(o);
+    case "per-coa":
+    case "mobike":
+    case "auth-option":
+      throw new Error(`multiCoaMode "${mode}" is not available in the daemons yet`);
+  }
+}
+
+export function createHomeAgentMode(mode: MultiCoaMode, config: MultiCoaConfig, log: (line: string) => void): HomeAgentMode {
+  checkBypass(mode, config);
+  switch (mode) {
+    case "primary":
+      return new PrimaryHomeAgent(config.primaryDrainMs, log);
+    case "simultaneous":
+    case "bypass-flows":
+      return new SimultaneousHomeAgent(log);
+    case "per-coa":
+    case "mobike":
+    case "auth-option":
+      throw new Error(`multiCoaMode "${mode}" is not available in the daemons yet`);
+  }
+}
