@@ -6,9 +6,10 @@ import { DataplaneHandle, type LoopPlacement } from "../dataplane/dataplane-hand
 import type { StaticPolicySpec, StaticSaSpec } from "../dataplane/static-security.ts";
 import { BindingCache } from "../mobility/binding-cache.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
-import { parsePrefix } from "../wire/address.ts";
+import { formatIpv6, parseIpv6, parsePrefix } from "../wire/address.ts";
 import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { homeAgentSteps, runSteps, undoSteps } from "./host-network.ts";
+import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeResponder } from "./link-probes.ts";
 import type { HomeAgentConfig } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
 import { roleSecurity } from "./security-specs.ts";
@@ -26,9 +27,13 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
   const tunnelSas: StaticSaSpec[] = [];
   const policies: StaticPolicySpec[] = [];
   const signallingSas: StaticSaSpec[] = [];
+  const probeKeys = new Map<string, ReturnType<typeof linkProbeKey>>();
   for (const [i, mr] of config.mobileRouters.entries()) {
     const s = roleSecurity("homeagent", mr.ipsec, { homeAddress: mr.homeAddress, homeAgent: config.address, mobileNetworkPrefixes: mr.mobileNetworkPrefixes }, `mr${i}-`);
     if (!s.ok) throw new Error(`mobileRouters[${i}]: ${s.error}`);
+    // Link probes (router-links.ts): keyed from this router's tunnel SA pair, before the loop takes the keys.
+    const key = (d: "outbound" | "inbound") => s.value.tunnelSas.find((sa) => sa.direction === d)!.encryptionKey;
+    probeKeys.set(formatIpv6(parseIpv6(mr.homeAddress)!), linkProbeKey(key("inbound"), key("outbound")));
     tunnelSas.push(...s.value.tunnelSas);
     policies.push(...s.value.policies);
     signallingSas.push(...s.value.signallingSas);
@@ -48,6 +53,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       signalling: true,
       socketBufferBytes: config.loop.socketBufferBytes,
       offload: config.loop.offload,
+      localPort: { address: config.address, port: LINK_PROBE_UDP_PORT },
     },
     options.placement ?? config.loop.placement,
   );
@@ -113,6 +119,14 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     drive();
   };
 
+  // A probe is answered on the path it came by: to its outer source, through the uplink it arrived on.
+  // The hold time reported is 0: the reply leaves within the same turn of this thread.
+  const responder = new ProbeResponder(probeKeys, counters);
+  handle.onLocal = (uplink, source, packet) => {
+    const reply = responder.answer(packet, 0);
+    if (reply) handle.sendLocal(uplink, reply, source);
+  };
+
   const lateness = new TimerLateness();
   lateness.start();
   const control = serveRoleControl(config.controlSocket, async (words) => {
@@ -140,6 +154,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       const closed = await handle.stop();
       await undoSteps(steps.down);
       signalling.clear();
+      responder.clear();
       log(`home agent down: ${closed} descriptors closed`);
     },
   };

@@ -1,7 +1,8 @@
 // A daemon's local control socket: one command line in, one JSON line out, on a Unix socket only root may open.
 
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
+import { groupId } from "../runtime/control-socket.ts";
 
 const MAX_REQUEST_BYTES = 512;
 
@@ -12,10 +13,19 @@ export interface RoleControl {
   stop(): void;
 }
 
-/** Serves `handler` at `path` (mode 0600, directory 0700 when created). A thrown error becomes `{ error }`. */
-export function serveRoleControl(path: string, handler: ControlHandler): RoleControl {
+/**
+ * Serves `handler` at `path`: mode 0600 (directory 0700 when created), or with `group` (the device config's
+ * `control.group`, for `monami status` by technicians) 0660 owned by root and that group (directory 0750).
+ * A thrown error becomes `{ error }`.
+ */
+export function serveRoleControl(path: string, handler: ControlHandler, group?: string): RoleControl {
+  const gid = group === undefined ? undefined : groupId(group);
+  if (group !== undefined && gid === undefined) throw new Error(`control socket: unknown group '${group}'`);
   const dir = dirname(path);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: gid === undefined ? 0o700 : 0o750 });
+    if (gid !== undefined) chownSync(dir, 0, gid);
+  }
   if (existsSync(path)) unlinkSync(path);
   const pending = new WeakMap<object, string>();
   const listener = Bun.listen<undefined>({
@@ -42,7 +52,8 @@ export function serveRoleControl(path: string, handler: ControlHandler): RoleCon
       },
     },
   });
-  chmodSync(path, 0o600);
+  chmodSync(path, gid === undefined ? 0o600 : 0o660);
+  if (gid !== undefined) chownSync(path, 0, gid);
   return {
     path,
     stop() {

@@ -5,9 +5,11 @@ import { DataplaneHandle, type LoopPlacement } from "../dataplane/dataplane-hand
 import { BindingUpdateList } from "../mobility/binding-update-list.ts";
 import { bindingId, linkId } from "../mobility/types.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
+import { type RouterServices, startRouterServices } from "../runtime/router-runtime.ts";
 import { parsePrefix, type Prefix } from "../wire/address.ts";
 import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { routerSteps, runSteps, undoSteps } from "./host-network.ts";
+import { LINK_PROBE_UDP_PORT, linkProbeKey } from "./link-probes.ts";
 import type { RouterConfig } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
 import { roleSecurity } from "./security-specs.ts";
@@ -33,6 +35,9 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   const provider = await fastestCryptoProvider();
   const signalling = new SignallingSecurity(provider, counters, security.value.signallingSas, monotonicNow());
   let active = config.uplinks.findIndex((u) => u.id === config.activeUplink);
+  // Before the loop takes the SAs over (installing one wipes the caller's key copy).
+  const tunnelKey = (direction: "outbound" | "inbound") => security.value.tunnelSas.find((s) => s.direction === direction)!.encryptionKey;
+  const probeKey = linkProbeKey(tunnelKey("outbound"), tunnelKey("inbound"));
   const { handle, ready } = await DataplaneHandle.start(
     {
       role: "router",
@@ -48,6 +53,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       socketBufferBytes: config.loop.socketBufferBytes,
       offload: config.loop.offload,
       activeUplink: active,
+      localPort: { address: config.homeAddress, port: LINK_PROBE_UDP_PORT },
     },
     options.placement ?? config.loop.placement,
   );
@@ -90,7 +96,9 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       handle.sendSignalling(index, t.destination, sealed.value);
       counters.increment("router.bu.sent");
     }
-    for (let e = bul.pollEvent(); e !== undefined; e = bul.pollEvent()) log(`binding: ${JSON.stringify(e)}`);
+    let events = 0;
+    for (let e = bul.pollEvent(); e !== undefined; e = bul.pollEvent(), events++) log(`binding: ${JSON.stringify(e)}`);
+    if (events > 0) services?.bindingsChanged();
     timer.rearm();
   };
   const timer = new CoreTimer(
@@ -130,23 +138,78 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     return { uplink: id, changed: true };
   };
 
+  // With a device config: automatic link selection, fleet link, OTA agent, watchdog (firmware/runtime/router-runtime.ts).
+  const addBinding = (index: number) => {
+    const u = config.uplinks[index]!;
+    bul.addCareOfAddress(monotonicNow(), { bindingId: bindingId(u.bindingId), linkId: linkId(u.id), careOfAddress: { family: "ipv6", address: u.careOfAddress } });
+    drive();
+  };
+  let services: RouterServices | undefined;
+  handle.onLocal = (uplink, _source, packet) => services?.handleLocal(uplink, packet);
+  if (config.device !== undefined) {
+    try {
+      services = await startRouterServices(
+        {
+          config,
+          handle,
+          counters,
+          log,
+          probeKey,
+          bindings: () => bul.bindings(),
+          activeUplink: () => active,
+          register: addBinding,
+          deregister: (index) => {
+            bul.removeCareOfAddress(monotonicNow(), bindingId(config.uplinks[index]!.bindingId));
+            drive();
+          },
+          moveTraffic: (index) => {
+            if (index === active) return;
+            log(`uplink ${config.uplinks[active]?.id ?? "none"} → ${config.uplinks[index]?.id ?? "none"}`);
+            active = index;
+            handle.setActiveUplink(index);
+            if (index >= 0) bul.setPreferredBindingId(bindingId(config.uplinks[index]!.bindingId));
+            counters.increment("router.uplink.switches");
+            drive();
+          },
+        },
+        config.device,
+      );
+    } catch (e) {
+      timer.stop();
+      await handle.stop();
+      await undoSteps(steps.down);
+      signalling.clear();
+      throw e;
+    }
+  }
+
   const lateness = new TimerLateness();
   lateness.start();
   const control = serveRoleControl(config.controlSocket, async (words) => {
     switch (words[0]) {
       case "status":
-        return { role: "router", pid: process.pid, placement: handle.placement, activeUplink: config.uplinks[active]!.id, tunnelMtu: ready.tunnelMtu, innerMtus: ready.innerMtus, bindings: bul.bindings() };
+        return {
+          role: "router",
+          pid: process.pid,
+          placement: handle.placement,
+          activeUplink: config.uplinks[active]?.id ?? null,
+          tunnelMtu: ready.tunnelMtu,
+          innerMtus: ready.innerMtus,
+          bindings: bul.bindings(),
+          ...services?.status(),
+        };
       case "counters":
         return { ...counters.snapshot(), ...(await handle.counters()) };
       case "lateness":
         return lateness.take();
       case "uplink":
         if (words[1] === undefined) throw new Error("usage: uplink ID");
+        if (services) throw new Error("uplink selection is automatic (the device config's link policy); see 'status' for its decisions");
         return switchUplink(words[1]);
       default:
         throw new Error(`unknown command '${words[0] ?? ""}'; try status, counters, lateness, uplink ID`);
     }
-  });
+  }, services?.controlGroup);
   log(`router up: home address ${config.homeAddress}, home agent ${config.homeAgent}, control ${config.controlSocket}`);
 
   let stopped = false;
@@ -154,6 +217,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     async stop() {
       if (stopped) return;
       stopped = true;
+      await services?.stop();
+      probeKey.wipe();
       bul.deregisterAll(monotonicNow());
       drive();
       await Bun.sleep(DEREGISTRATION_GRACE_MS);
