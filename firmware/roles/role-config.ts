@@ -13,6 +13,7 @@ import { ESP_SUITE_IDS, ESP_SUITES, type EspSuiteId, keymatLength } from "../cry
 import { MultiCoaModes, SecretRefSchema } from "../config/schema.ts";
 import { MultiCoaSchema } from "../multicoa/mode-config.ts";
 import { resolveSecret, secretText } from "../config/secrets.ts";
+import { IkeRoleSchema } from "./ike-config.ts";
 import { parseIpv6, parsePrefix } from "../wire/address.ts";
 
 const Ipv6 = v.pipe(v.string(), v.check((t) => parseIpv6(t) !== undefined, "must be an IPv6 address"));
@@ -33,10 +34,10 @@ const SaKeys = v.strictObject({
 const SaPair = v.strictObject({ suite: v.optional(Suite, "aes128gcm16"), outbound: SaKeys, inbound: SaKeys });
 
 const Ipsec = v.strictObject({
-  /** Tunnel-mode SAs for the mobile network's traffic (RFC 4877 §4.1 payload, RFC 3963 prefixes). */
-  tunnel: SaPair,
-  /** Transport-mode SAs for BU/BA (RFC 4877 §4.3), selectors home address ↔ home agent, protocol 135. */
-  signalling: SaPair,
+  /** `security: "static"`: tunnel-mode SAs for the mobile network's traffic (RFC 4877 §4.1 payload, RFC 3963 prefixes). */
+  tunnel: v.optional(SaPair),
+  /** `security: "static"`: transport-mode SAs for BU/BA (RFC 4877 §4.3), selectors home address ↔ home agent, protocol 135. */
+  signalling: v.optional(SaPair),
   /** The MONAMI6 design in use (docs/modes.md); the same on router and home agent. */
   multiCoaMode: v.optional(v.picklist(MultiCoaModes), "simultaneous"),
   /** Settings of the multi-CoA designs (firmware/multicoa/mode-config.ts). */
@@ -78,7 +79,10 @@ export const RouterConfigSchema = v.pipe(
     /** The uplink carrying traffic at start (an uplink id). */
     activeUplink: v.string(),
     bindingLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4), v.maxValue(0xffff * 4)), 600),
-    ipsec: Ipsec,
+    /** How SAs are keyed: IKEv2 (`ike`) or static keys (`ipsec.tunnel`, `ipsec.signalling`); see `withSecurity`. */
+    security: v.optional(v.picklist(["ikev2", "static"])),
+    ike: v.optional(IkeRoleSchema),
+    ipsec: v.optional(Ipsec, {}),
     controlSocket: v.pipe(v.string(), v.regex(/^\//, "must be an absolute path")),
     loop: Loop,
     /**
@@ -89,14 +93,23 @@ export const RouterConfigSchema = v.pipe(
     device: v.optional(v.pipe(v.string(), v.regex(/^\//, "must be an absolute path"))),
   }),
   v.check((c) => c.uplinks.some((u) => u.id === c.activeUplink), "activeUplink must name one of the uplinks"),
+  v.transform(withSecurity),
+  v.check((c) => keyed(c), 'security "ikev2" needs an `ike` section, "static" needs ipsec.tunnel and ipsec.signalling'),
   v.check((c) => new Set(c.uplinks.map((u) => u.bindingId)).size === c.uplinks.length, "binding ids must be unique"),
 );
 
-const MobileRouter = v.strictObject({
-  homeAddress: Ipv6,
-  mobileNetworkPrefixes: v.pipe(v.array(Ipv6Prefix), v.minLength(1)),
-  ipsec: Ipsec,
-});
+const MobileRouter = v.pipe(
+  v.strictObject({
+    homeAddress: Ipv6,
+    mobileNetworkPrefixes: v.pipe(v.array(Ipv6Prefix), v.minLength(1)),
+    security: v.optional(v.picklist(["ikev2", "static"])),
+    /** This router's IKE policy at the home agent (found by its identity, default its home address). */
+    ike: v.optional(IkeRoleSchema),
+    ipsec: v.optional(Ipsec, {}),
+  }),
+  v.transform(withSecurity),
+  v.check((c) => keyed(c), 'security "ikev2" needs an `ike` section, "static" needs ipsec.tunnel and ipsec.signalling'),
+);
 
 export const HomeAgentConfigSchema = v.strictObject({
   role: v.literal("homeagent"),
@@ -111,10 +124,31 @@ export const HomeAgentConfigSchema = v.strictObject({
   loop: Loop,
 });
 
+/**
+ * IKEv2 is the default; a configuration that gives static keys and no `security` keeps them (they were
+ * the only kind before IKEv2 keyed the daemons).
+ */
+function withSecurity<C extends { security?: "ikev2" | "static" | undefined; ipsec: { tunnel?: unknown; signalling?: unknown } }>(c: C): C & { security: "ikev2" | "static" } {
+  return { ...c, security: c.security ?? (c.ipsec.tunnel !== undefined || c.ipsec.signalling !== undefined ? "static" : "ikev2") };
+}
+
+function keyed(c: { security: "ikev2" | "static"; ike?: unknown; ipsec: { tunnel?: unknown; signalling?: unknown } }): boolean {
+  return c.security === "ikev2" ? c.ike !== undefined : c.ipsec.tunnel !== undefined && c.ipsec.signalling !== undefined;
+}
+
+/** The static keys of a config that passed the schema with `security: "static"`. */
+export function staticKeys(ipsec: { readonly tunnel?: SaPairConfig | undefined; readonly signalling?: SaPairConfig | undefined }): IpsecConfig {
+  if (!ipsec.tunnel || !ipsec.signalling) throw new TypeError('static keys asked of a configuration without them (security is not "static")');
+  return { tunnel: ipsec.tunnel, signalling: ipsec.signalling };
+}
+
 export type RouterConfig = v.InferOutput<typeof RouterConfigSchema>;
 export type HomeAgentConfig = v.InferOutput<typeof HomeAgentConfigSchema>;
 /** The keyed SAs of a router (what security-specs.ts reads); the design's settings are `RouterConfig["ipsec"]`. */
-export type IpsecConfig = Pick<v.InferOutput<typeof Ipsec>, "tunnel" | "signalling">;
+export interface IpsecConfig {
+  readonly tunnel: SaPairConfig;
+  readonly signalling: SaPairConfig;
+}
 export type SaPairConfig = v.InferOutput<typeof SaPair>;
 
 /** Reads and validates a daemon config file (JSON); errors name the path of each issue. */

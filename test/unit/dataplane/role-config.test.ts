@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HomeAgentConfigSchema, keyLengths, loadRoleConfig, resolveHexKey, RouterConfigSchema } from "../../../firmware/roles/role-config.ts";
+import { HomeAgentConfigSchema, keyLengths, loadRoleConfig, resolveHexKey, RouterConfigSchema, staticKeys } from "../../../firmware/roles/role-config.ts";
 import { roleSecurity } from "../../../firmware/roles/security-specs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "monami-role-config-"));
@@ -74,7 +74,7 @@ describe("role config", () => {
     process.env.KB = "22".repeat(20);
     const loaded = load(router);
     if (!loaded.ok) throw new Error(loaded.error);
-    const s = roleSecurity("router", loaded.value.ipsec, { homeAddress: router.homeAddress, homeAgent: router.homeAgent, mobileNetworkPrefixes: router.mobileNetworkPrefixes });
+    const s = roleSecurity("router", staticKeys(loaded.value.ipsec), { homeAddress: router.homeAddress, homeAgent: router.homeAgent, mobileNetworkPrefixes: router.mobileNetworkPrefixes });
     if (!s.ok) throw new Error(s.error);
     expect(s.value.tunnelSas.map((sa) => [sa.spi, sa.direction, sa.mode])).toEqual([[4096, "outbound", "tunnel"], [4097, "inbound", "tunnel"]]);
     expect(s.value.tunnelSas[0]!.selectors).toEqual([{ source: "2001:db8:10::20" }, { source: "2001:db8:20::/64" }]);

@@ -1,0 +1,250 @@
+// IKEv2 for the two daemons (RFC 4877): the router initiates from its care-of address and moves with MOBIKE; the home agent answers per mobile router.
+
+import type { Counters } from "../core/counters.ts";
+import { err, ok, type Result } from "../core/result.ts";
+import type { EspSuiteId } from "../crypto/suites.ts";
+import type { ChildSpec, IkeConfig } from "../ike/config.ts";
+import type { IkeEvent } from "../ike/events.ts";
+import { IkeEndpoint } from "../ike/ike-endpoint.ts";
+import type { IkeSa } from "../ike/ike-sa.ts";
+import { peerDirectory } from "../ike/peers.ts";
+import type { CryptoProvider } from "../ipsec/sad.ts";
+import type { DataplaneHandle } from "../dataplane/dataplane-handle.ts";
+import { monotonicNow } from "./daemon.ts";
+import { homeAgentPeerIkeConfig, type IkeRoleConfig, routerIkeConfig, tunnelSuiteOf, wipeIkeConfig } from "./ike-config.ts";
+import { IkeSession } from "./ike-session.ts";
+import { IkeSignallingSecurity } from "./ike-signalling.ts";
+
+/** After the IKE SA to the home agent is lost (no answer, DELETE, AUTHENTICATION_FAILED), try again this much later. */
+export const REINITIATE_DELAY_MS = 2_000;
+/** How long shutdown waits for the answers to our DELETEs. */
+const DELETE_GRACE_MS = 1_500;
+
+const random = (length: number) => crypto.getRandomValues(new Uint8Array(length));
+
+/** What the packet loop's setup takes from IKE mode: no static SAs, a NAT-T socket per uplink. */
+export interface IkeLoopSetup {
+  readonly tunnelSuite: EspSuiteId;
+  readonly udpEncapsulationPort: number;
+}
+
+interface RouterView {
+  readonly homeAddress: string;
+  readonly homeAgent: string;
+  readonly mobileNetworkPrefixes: readonly string[];
+  readonly uplinks: readonly { readonly id: string; readonly careOfAddress: string }[];
+}
+
+/**
+ * The router's IKE: one IKE SA per home address (RFC 4877 §4.1, RFC 5648 §9.1) from the active care-of
+ * address. The payload CHILD_SA comes with IKE_AUTH, the BU/BA CHILD_SA with CREATE_CHILD_SA right
+ * after; `onSignallingReady` fires once that one exists (the first BU must be protected). A moved
+ * uplink moves the IKE SA and its CHILD_SAs (MOBIKE, RFC 4555 §3.5).
+ */
+export class RouterIke {
+  readonly signalling: IkeSignallingSecurity;
+  readonly loop: IkeLoopSetup;
+  readonly #config: IkeConfig;
+  readonly #view: RouterView;
+  readonly #log: (line: string) => void;
+  readonly #counters: Counters;
+  readonly #ike: IkeRoleConfig;
+  #session: IkeSession | undefined;
+  #sa: IkeSa | undefined;
+  #active = 0;
+  #signallingReady = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #stopping = false;
+  onSignallingReady: () => void = () => {};
+
+  private constructor(ike: IkeRoleConfig, config: IkeConfig, view: RouterView, provider: CryptoProvider, counters: Counters, log: (line: string) => void) {
+    this.#ike = ike;
+    this.#config = config;
+    this.#view = view;
+    this.#counters = counters;
+    this.#log = log;
+    this.signalling = new IkeSignallingSecurity(provider, counters);
+    this.loop = { tunnelSuite: tunnelSuiteOf(ike), udpEncapsulationPort: config.ports.natT };
+  }
+
+  static create(ike: IkeRoleConfig, view: RouterView, provider: CryptoProvider, counters: Counters, log: (line: string) => void): Result<RouterIke, string> {
+    const config = routerIkeConfig(ike, view);
+    if (!config.ok) return err(config.error);
+    return ok(new RouterIke(ike, config.value, view, provider, counters, log));
+  }
+
+  get signallingSpec(): ChildSpec | undefined {
+    return this.#config.additionalChildren?.[0];
+  }
+
+  /** Binds UDP 500 on every care-of address and initiates from the active one. */
+  async start(dataplane: DataplaneHandle, active: number): Promise<void> {
+    this.#active = active;
+    const session = new IkeSession({
+      endpoint: new IkeEndpoint({ random, counters: this.#counters }),
+      dataplane,
+      signalling: this.signalling,
+      ports: this.#config.ports,
+      uplinkOf: (address) => {
+        const i = this.#view.uplinks.findIndex((u) => u.careOfAddress === address);
+        return i >= 0 ? i : this.#active;
+      },
+      counters: this.#counters,
+      log: this.#log,
+      keyExport: this.#ike.keyExport,
+      onEvent: (e) => this.#onEvent(e),
+    });
+    this.#session = session;
+    for (const u of this.#view.uplinks) {
+      try {
+        await session.bind(u.careOfAddress);
+      } catch (e) {
+        this.#log(`IKE: cannot bind ${u.careOfAddress}: ${(e as Error).message}`);
+      }
+    }
+    this.#initiate();
+  }
+
+  #initiate(): void {
+    const session = this.#session;
+    if (!session || this.#stopping) return;
+    const coa = this.#view.uplinks[this.#active]!.careOfAddress;
+    const ports = this.#config.ports;
+    this.#sa = session.endpoint.initiate(this.#config, { address: coa, port: ports.ike }, { address: this.#view.homeAgent, port: ports.ike }, monotonicNow());
+    this.#counters.increment("router.ike.initiated");
+    session.pump();
+  }
+
+  #onEvent(e: IkeEvent): void {
+    const session = this.#session!;
+    switch (e.kind) {
+      case "ike-sa-established":
+        if (e.sa.name !== this.#sa?.name) return;
+        // RFC 4877 §4.3: BU/BA get their own transport-mode CHILD_SA.
+        if (this.signallingSpec && this.#sa) session.endpoint.createChild(this.#sa, false, monotonicNow(), this.signallingSpec);
+        return;
+      case "ike-sa-rekeyed":
+        if (e.oldName === this.#sa?.name) this.#sa = session.endpoint.find(e.sa.name);
+        return;
+      case "child-sa-installed":
+        if (e.child.mode === "transport" && !this.#signallingReady) {
+          this.#signallingReady = true;
+          this.onSignallingReady();
+        }
+        return;
+      case "ike-sa-closed":
+        if (e.name !== this.#sa?.name || this.#stopping) return;
+        this.#sa = undefined;
+        this.#counters.increment("router.ike.lost");
+        this.#retry = setTimeout(() => this.#initiate(), REINITIATE_DELAY_MS);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The traffic moved to uplink `index`: the IKE SA and its CHILD_SAs follow (MOBIKE UPDATE_SA_ADDRESSES). */
+  moveTo(index: number): void {
+    this.#active = index;
+    const session = this.#session;
+    const sa = this.#sa;
+    if (!session || !sa || sa.state !== "established") return;
+    if (!sa.mobike) {
+      this.#log("IKE: the home agent does not support MOBIKE; re-establishing from the new care-of address");
+      session.endpoint.deleteIke(sa, monotonicNow());
+      session.pump();
+      return;
+    }
+    session.endpoint.updateAddresses(sa, this.#view.uplinks[index]!.careOfAddress, undefined, monotonicNow());
+    session.pump();
+  }
+
+  status(): Record<string, unknown> {
+    const sa = this.#sa;
+    return sa ? { ike: sa.summary(), state: sa.state, children: sa.children.map((c) => ({ name: c.name, mode: c.mode, state: c.state, spiIn: c.inboundSpi, spiOut: c.outboundSpi })) } : { ike: null };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#retry !== undefined) clearTimeout(this.#retry);
+    await this.#session?.deleteAll(DELETE_GRACE_MS);
+    this.#session?.close();
+    this.signalling.clear();
+    wipeIkeConfig(this.#config);
+  }
+}
+
+interface HomeAgentView {
+  readonly address: string;
+  readonly mobileRouters: readonly { readonly homeAddress: string; readonly mobileNetworkPrefixes: readonly string[]; readonly ike?: IkeRoleConfig | undefined }[];
+}
+
+/**
+ * The home agent's IKE: a responder at its address whose IKE_AUTH finds each mobile router's
+ * configuration by its identity (RFC 4877 §4.1: the home address unless configured), with that
+ * router's credentials, proposals and selectors.
+ */
+export class HomeAgentIke {
+  readonly signalling: IkeSignallingSecurity;
+  readonly loop: IkeLoopSetup;
+  readonly #peers: IkeConfig[];
+  readonly #view: HomeAgentView;
+  readonly #counters: Counters;
+  readonly #log: (line: string) => void;
+  readonly #keyExport: IkeRoleConfig["keyExport"];
+  #session: IkeSession | undefined;
+
+  private constructor(peers: IkeConfig[], view: HomeAgentView, provider: CryptoProvider, counters: Counters, log: (line: string) => void, first: IkeRoleConfig) {
+    this.#peers = peers;
+    this.#view = view;
+    this.#counters = counters;
+    this.#log = log;
+    this.#keyExport = first.keyExport;
+    this.signalling = new IkeSignallingSecurity(provider, counters);
+    this.loop = { tunnelSuite: tunnelSuiteOf(first), udpEncapsulationPort: peers[0]!.ports.natT };
+  }
+
+  static create(view: HomeAgentView, provider: CryptoProvider, counters: Counters, log: (line: string) => void): Result<HomeAgentIke, string> {
+    const peers: IkeConfig[] = [];
+    for (const [i, mr] of view.mobileRouters.entries()) {
+      if (!mr.ike) return err(`mobileRouters[${i}]: no ike section`);
+      const c = homeAgentPeerIkeConfig(mr.ike, { homeAddress: mr.homeAddress, homeAgent: view.address, mobileNetworkPrefixes: mr.mobileNetworkPrefixes }, i);
+      if (!c.ok) return c;
+      peers.push(c.value);
+    }
+    try {
+      peerDirectory(peers);
+    } catch (e) {
+      return err((e as Error).message);
+    }
+    return ok(new HomeAgentIke(peers, view, provider, counters, log, view.mobileRouters[0]!.ike!));
+  }
+
+  async start(dataplane: DataplaneHandle): Promise<void> {
+    // The listener's proposals answer IKE_SA_INIT; IKE_AUTH then switches to the initiator's own configuration.
+    const listener: IkeConfig = { ...this.#peers[0]!, name: "homeagent", exportKeys: this.#keyExport !== undefined };
+    this.#session = new IkeSession({
+      endpoint: new IkeEndpoint({ random, counters: this.#counters, responder: listener, peers: peerDirectory(this.#peers) }),
+      dataplane,
+      signalling: this.signalling,
+      ports: listener.ports,
+      uplinkOf: () => 0,
+      counters: this.#counters,
+      log: this.#log,
+      keyExport: this.#keyExport,
+    });
+    await this.#session.bind(this.#view.address);
+    this.#session.pump();
+  }
+
+  status(): Record<string, unknown>[] {
+    return (this.#session?.endpoint.ikeSas ?? []).map((sa) => ({ ...sa.summary(), state: sa.state, children: sa.children.map((c) => ({ name: c.name, mode: c.mode, state: c.state })) }));
+  }
+
+  async stop(): Promise<void> {
+    await this.#session?.deleteAll(DELETE_GRACE_MS);
+    this.#session?.close();
+    this.signalling.clear();
+    for (const p of this.#peers) wipeIkeConfig(p);
+  }
+}
