@@ -49,7 +49,9 @@ export function compile(arch: Arch, out: string, id: string, bytecode: boolean):
   argv.push("--define", `MONAMI_BUILD_ID=${JSON.stringify(id)}`);
   const runtime = arch === "arm64" && process.arch !== "arm64" ? arm64Runtime() : undefined;
   if (runtime) argv.push(`--compile-executable-path=${runtime}`);
-  argv.push(join(root, "firmware", "main.ts"), "--outfile", out);
+  // The packet loop's Worker is a second entry point. `--root` puts it at the top of the executable's file system
+  // (/$bunfs/root/loop-worker.js), where `new URL("./loop-worker.ts", import.meta.url)` in the bundle points.
+  argv.push(`--root=${join(root, "firmware", "dataplane")}`, join(root, "firmware", "main.ts"), join(root, "firmware", "dataplane", "loop-worker.ts"), "--outfile", out);
   const started = performance.now();
   const r = Bun.spawnSync(argv, { cwd: root, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`bun build for ${arch} failed:\n${r.stderr.toString()}${r.stdout.toString()}`);
