@@ -151,7 +151,7 @@ export function installRecord(sa: IkeSa, child: ChildSa, rekeys?: EspSpi): Child
     remoteTs: child.remoteTs,
     local: sa.local,
     remote: sa.remote,
-    ...(sa.udpEncapsulation ? { udpEncapsulation: { localPort: sa.local.port, remotePort: sa.remote.port } } : {}),
+    ...(sa.espInUdp ? { udpEncapsulation: { localPort: sa.local.port, remotePort: sa.remote.port } } : {}),
     lifetimes: sa.config.childLifetimes,
     ...(rekeys !== undefined ? { rekeys } : {}),
   };

@@ -70,6 +70,14 @@ export class IkeSa {
     return this.local.port === this.config.ports.natT;
   }
 
+  /**
+   * Whether ESP travels in UDP (RFC 3948): only when a NAT was detected on the path (RFC 7296 §2.23);
+   * an IKE SA that floated to port 4500 for MOBIKE alone (RFC 4555 §3.3) keeps ESP raw.
+   */
+  get espInUdp(): boolean {
+    return this.udpEncapsulation && (this.natLocal || this.natRemote);
+  }
+
   /** Move IKE to the NAT-T port pair (RFC 7296 §2.23: after NAT detection, or for MOBIKE, RFC 4555 §3.3). */
   floatToNatT(): boolean {
     if (this.udpEncapsulation) return false;

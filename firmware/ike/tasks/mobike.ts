@@ -12,7 +12,7 @@ import { errorNotify, notifies, notify, type InitiatorTask, type Received, type 
 const COOKIE2_LENGTH = 16;
 
 function emitEndpoints(sa: IkeSa, ctx: TaskContext): void {
-  ctx.emit({ kind: "endpoints-updated", ikeSaName: sa.name, local: sa.local, remote: sa.remote, udpEncapsulation: sa.udpEncapsulation });
+  ctx.emit({ kind: "endpoints-updated", ikeSaName: sa.name, local: sa.local, remote: sa.remote, udpEncapsulation: sa.espInUdp });
 }
 
 /**

@@ -154,7 +154,7 @@ describe("selectors of one direction", () => {
 });
 
 describe("CHILD_SAs negotiated by two IKE cores, installed into two SADs", () => {
-  test("tunnel mode: ESP sealed on either side opens on the other (UDP-encapsulated after the MOBIKE float)", () => {
+  test("tunnel mode: ESP sealed on either side opens on the other (raw ESP: the MOBIKE float to 4500 without a NAT keeps ESP out of UDP)", () => {
     const { r, h, net } = setup();
     expect(r.sad.all()).toHaveLength(2);
     expect(h.sad.all()).toHaveLength(2);
@@ -165,7 +165,7 @@ describe("CHILD_SAs negotiated by two IKE cores, installed into two SADs", () =>
       expect(opens(r, seal(h, down, net.now), net.now)).toEqual(down);
     }
     const outer = parseIpv6Packet(seal(r, innerPacket(HOA, HA_HOME, 9), net.now));
-    expect(outer.ok && [outer.value.header.source, outer.value.header.destination, outer.value.upperProtocol]).toEqual([ROUTER, HA, 17]);
+    expect(outer.ok && [outer.value.header.source, outer.value.header.destination, outer.value.upperProtocol]).toEqual([ROUTER, HA, 50]);
     // A packet outside the selectors has no policy; cleartext that should have been protected is refused.
     expect(r.spd.decide("outbound", { source: v6("2001:db8:c::1"), destination: v6(HA_HOME), protocol: 17 }).action).toBe("discard");
     expect(h.spd.admitsUnprotected({ source: v6(HOA), destination: v6(HA_HOME), protocol: 17 })).toBe(false);
