@@ -14,4 +14,5 @@ export const commands: readonly Command[] = [
   { name: "ike", summary: "IKEv2: probe a peer once (JSON result), or respond as a debug responder", load: () => import("./ike.ts") },
   { name: "router", summary: "mobile router daemon: run CONFIG, ctl SOCKET status|counters|uplink ID", load: () => import("./router.ts") },
   { name: "homeagent", summary: "home agent daemon: run CONFIG, ctl SOCKET status|counters", load: () => import("./homeagent.ts") },
+  { name: "demo", summary: "the lab demo: a vehicle between LTE and Wi-Fi, live view and HTML report", load: () => import("./demo.ts") },
 ];

@@ -1,0 +1,430 @@
+// The demo: lab + fleet broker + real router and home agent + traffic, a scripted drive over the uplinks, live view, report.
+
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { Glob } from "bun";
+import * as v from "valibot";
+import { linkId, type LinkId } from "../../api/link-metrics.ts";
+import type { MultiCoaMode } from "../../../firmware/config/schema.ts";
+import { DEFAULT_LINK_POLICY_CONFIG } from "../../../firmware/links/config.ts";
+import type { LinkDecision } from "../../../firmware/links/explain.ts";
+import { HomeAgentConfigSchema, RouterConfigSchema } from "../../../firmware/roles/role-config.ts";
+import { createLab, type Lab } from "../lab.ts";
+import { installUplinkRoutes, LAB_KEYS, MONAMI_FROM_SOURCES, type MonamiCommand, type RoleDaemons, startRoleDaemons } from "../role-daemons.ts";
+import { type AccessLinkName, ACCESS_LINKS, ipv6Of } from "../topology.ts";
+import { type FleetBroker, fleetToolsAvailable, startFleetBroker } from "./fleet-broker.ts";
+import { LinkShaper, shapeFor } from "./link-shaping.ts";
+import { LinkSteering } from "./link-steering.ts";
+import { type LiveFrame, type LiveHeader, LiveView, type ViewMode } from "./live-view.ts";
+import { buildReport } from "./report/build-report.ts";
+import { writeReportFiles } from "./report/write-report.ts";
+import { DriveScript, findScenario } from "./scenarios.ts";
+import type { DemoEvent, DemoReport, EventKind, Handover, Sample, UplinkSample } from "./timeline.ts";
+import { startTraffic, type Traffic } from "./traffic.ts";
+import { type CaptureMode, startUplinkCapture, type UplinkCapture } from "./uplink-check.ts";
+
+const ROOT = resolve(import.meta.dir, "../../..");
+const TICK_MS = 250;
+const SAMPLE_MS = 500;
+/** Rules of decisions that move traffic or say why it did not move: shown; the rest (prepares, probe modes) only in the report. */
+const SHOWN_RULES = new Set(["initial", "failover", "radio-predictive", "better-score", "hold-dwell", "hold-budget", "all-down", "suppressed", "reusable", "hard-down", "probe-down", "recovered"]);
+
+export interface DemoOptions {
+  /** `drive`, a shipped trace name, or a trace file. */
+  readonly scenario: string;
+  readonly mode: MultiCoaMode;
+  readonly durationSeconds: number;
+  /** Where the HTML report goes; the JSON report goes beside it (`.json`). */
+  readonly reportPath: string;
+  readonly capture: CaptureMode;
+  /** `auto` (the compiled binary when it is current, else Bun), `bun`, or a path to a monami binary. */
+  readonly daemons: string;
+  readonly view: ViewMode;
+  /** The download's pace (bit/s). */
+  readonly downloadRateBps: number;
+  /** Namespace tag (lowercase alphanumerics). */
+  readonly tag: string;
+  readonly seed: number;
+  readonly write: (text: string) => void;
+  /** Diagnostics (daemon logs and lab progress); silent by default. */
+  readonly debug?: (line: string) => void;
+}
+
+export interface DemoResult {
+  readonly report: DemoReport;
+  readonly htmlPath: string;
+  readonly jsonPath: string;
+}
+
+/** Picks how to start the daemons: a compiled binary only when it is newer than every source file and has the roles. */
+export function daemonCommand(choice: string): { command: MonamiCommand; why: string } {
+  if (choice === "bun") return { command: MONAMI_FROM_SOURCES, why: "Bun with the sources (--daemons bun)" };
+  const binary = choice === "auto" ? resolve(ROOT, `dist/monami-linux-${process.arch === "arm64" ? "arm64" : "x64"}`) : resolve(choice);
+  if (!existsSync(binary)) return { command: MONAMI_FROM_SOURCES, why: `Bun with the sources (no ${binary}; \`bun run build\` makes it)` };
+  if (choice === "auto") {
+    const built = statSync(binary).mtimeMs;
+    let newest = 0;
+    for (const f of new Glob("{firmware,board,ota}/**/*.ts").scanSync({ cwd: ROOT })) newest = Math.max(newest, statSync(resolve(ROOT, f)).mtimeMs);
+    if (newest > built) return { command: MONAMI_FROM_SOURCES, why: `Bun with the sources (${binary} is older than the sources; \`bun run build\` refreshes it)` };
+  }
+  const probe = Bun.spawnSync([binary, "router", "--help"], { stdout: "pipe", stderr: "pipe" });
+  if (probe.exitCode !== 0) return { command: MONAMI_FROM_SOURCES, why: `Bun with the sources (${binary} has no router role)` };
+  return { command: [binary], why: `the compiled binary ${binary}` };
+}
+
+/** Sets `ipsec.multiCoaMode` (and each uplink's kind) when this build's daemon configs know them; says what ran. */
+export function applyMode(
+  configs: { router: Record<string, unknown>; homeAgent: Record<string, unknown> },
+  mode: MultiCoaMode,
+  kinds: Readonly<Record<AccessLinkName, string>>,
+): { router: Record<string, unknown>; homeAgent: Record<string, unknown>; mode: string; note?: string } {
+  const withMode = structuredClone(configs);
+  (withMode.router.ipsec as Record<string, unknown>).multiCoaMode = mode;
+  for (const mr of withMode.homeAgent.mobileRouters as Record<string, unknown>[]) (mr.ipsec as Record<string, unknown>).multiCoaMode = mode;
+  withMode.router.uplinks = (withMode.router.uplinks as Record<string, unknown>[]).map((u) => ({ ...u, kind: kinds[u.id as AccessLinkName] }));
+  const r = v.safeParse(RouterConfigSchema, withMode.router);
+  const h = v.safeParse(HomeAgentConfigSchema, withMode.homeAgent);
+  if (r.success && h.success) return { ...withMode, mode };
+  const issues = [...(r.issues ?? []), ...(h.issues ?? [])].map((i) => `${v.getDotPath(i) ?? "(root)"}: ${i.message}`);
+  const plain = v.safeParse(RouterConfigSchema, configs.router);
+  if (!plain.success) throw new Error(`the lab's router config is invalid: ${plain.issues.map((i) => i.message).join("; ")}`);
+  return { ...configs, mode: "primary", note: `mode ${mode} is not available in this build (${issues.slice(0, 2).join("; ")}): the daemons ran their single care-of address behaviour` };
+}
+
+class Recorder {
+  readonly samples: Sample[] = [];
+  readonly events: DemoEvent[] = [];
+  readonly handovers: Handover[] = [];
+  readonly decisions: LinkDecision[] = [];
+  driveMs = 0;
+  #start: number;
+
+  constructor(start: number) {
+    this.#start = start;
+  }
+
+  /** Time zero of every axis: the drive's start. */
+  restart(at: number): void {
+    this.#start = at;
+  }
+
+  elapsed(): number {
+    return performance.now() - this.#start;
+  }
+
+  event(kind: EventKind, text: string): void {
+    this.events.push({ tMs: Math.round(this.elapsed()), driveMs: Math.round(this.driveMs), kind, text });
+  }
+}
+
+/** Runs the whole demo; the lab is always torn down (also on errors, Ctrl-C and SIGTERM: the lab's handlers). */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const found = findScenario(options.scenario);
+  if (!found.ok) throw new Error(found.error);
+  const scriptResult = DriveScript.create(found.value.scenario, found.value.traces);
+  if (!scriptResult.ok) throw new Error(scriptResult.error);
+  const script = scriptResult.value;
+  const scenario = script.scenario;
+  const durationMs = options.durationSeconds * 1000;
+  const speed = script.durationMs / durationMs;
+  const debug = options.debug ?? (() => {});
+  const htmlPath = resolve(options.reportPath);
+  mkdirSync(dirname(htmlPath), { recursive: true });
+
+  const view = new LiveView(options.view, options.write);
+  const restoreTerminal = () => view.close();
+  process.on("exit", restoreTerminal);
+  const say = (line: string) => {
+    if (options.view !== "tty") options.write(`${line}\n`);
+  };
+
+  say(`[demo] scenario ${scenario.name}: ${scenario.description}`);
+  say(`[demo] ${(script.durationMs / 1000).toFixed(0)} s of drive in ${options.durationSeconds} s (×${speed.toFixed(1)}), mode ${options.mode}`);
+  let lab: Lab | undefined;
+  let daemons: RoleDaemons | undefined;
+  let broker: FleetBroker | undefined;
+  let traffic: Traffic | undefined;
+  let capture: UplinkCapture | undefined;
+  try {
+    say("[demo] building the lab (namespaces mr, lan, net, ha, cn; link emulator)");
+    lab = await createLab({ tag: options.tag, seed: options.seed, log: debug });
+    const t = lab.topology;
+    const rec = new Recorder(performance.now());
+    let hrStart = process.hrtime.bigint();
+
+    if (fleetToolsAvailable()) {
+      broker = await startFleetBroker(lab, () => Math.round(rec.elapsed()), (m) => rec.event("fleet", `${m.topic} ${m.payload}`));
+      say(`[demo] fleet broker: Mosquitto at ${broker.url} in the correspondent network; watching monami/#`);
+    } else {
+      say("[demo] no mosquitto here: the fleet view is off (scripts/setup.sh installs it)");
+    }
+
+    // The uplinks as the drive starts, before the router registers.
+    const shaper = new LinkShaper(lab, async (name) => installUplinkRoutes(lab!, name));
+    const first = script.at(0);
+    for (const name of ACCESS_LINKS) await shaper.apply(name, shapeFor(scenario.uplinks[name].kind, first.uplinks[name].point));
+
+    let { command, why } = daemonCommand(options.daemons);
+    let modeRun = "primary";
+    let modeNote: string | undefined;
+    const kinds = { lte: scenario.uplinks.lte.kind, wifi: scenario.uplinks.wifi.kind };
+    const configure = {
+      routerConfig: (c: Record<string, unknown>) => c,
+      homeAgentConfig: (c: Record<string, unknown>) => c,
+    };
+    {
+      const { roleDaemonConfigs } = await import("../role-daemons.ts");
+      const applied = applyMode(roleDaemonConfigs(lab), options.mode, kinds);
+      modeRun = applied.mode;
+      modeNote = applied.note;
+      configure.routerConfig = () => applied.router;
+      configure.homeAgentConfig = () => applied.homeAgent;
+    }
+    if (modeNote) say(`[demo] ${modeNote}`);
+    say(`[demo] starting monami homeagent (ha) and monami router (mr) with ${why}`);
+    const start = (cmd: MonamiCommand) => startRoleDaemons(lab!, { command: cmd, ...configure, log: debug });
+    try {
+      daemons = await start(command);
+    } catch (e) {
+      if (command === MONAMI_FROM_SOURCES) throw e;
+      say(`[demo] the binary did not start (${(e as Error).message.split("\n")[0]}); using Bun with the sources`);
+      command = MONAMI_FROM_SOURCES;
+      why = "Bun with the sources (the binary failed to start)";
+      daemons = await start(command);
+    }
+    const d = daemons;
+    say(`[demo] router registered on LTE (BU/BA under ESP); home agent ${d.homeAgentAddress}, home address ${d.homeAddress}`);
+
+    if (options.capture !== "off") capture = await startUplinkCapture(lab, options.capture);
+    traffic = await startTraffic(lab, { downloadRateBps: options.downloadRateBps }, debug);
+    say(`[demo] traffic: voice call lan ↔ cn (50 pps × 160 B each way), download cn → lan (${(options.downloadRateBps / 1e6).toFixed(0)} Mbit/s offered)`);
+
+    const steering = new LinkSteering(
+      ACCESS_LINKS.map((name) => ({ id: linkId(name), kind: scenario.uplinks[name].kind })),
+      DEFAULT_LINK_POLICY_CONFIG,
+      options.seed,
+    );
+    const pointAt = (link: LinkId, driveMs: number) => script.at(driveMs).uplinks[link as AccessLinkName].point;
+    const careOf: Record<AccessLinkName, string> = { lte: ipv6Of(t.access.lte.router), wifi: ipv6Of(t.access.wifi.router) };
+    const header: LiveHeader = {
+      scenario: scenario.name,
+      mode: modeRun,
+      durationMs,
+      speed,
+      scenes: scenario.scenes,
+      uplinks: { lte: { label: scenario.uplinks.lte.label, careOfAddress: careOf.lte }, wifi: { label: scenario.uplinks.wifi.label, careOfAddress: careOf.wifi } },
+      reportPath: htmlPath,
+    };
+    const spis = { outbound: `0x${LAB_KEYS.tunnelToHomeAgent.spi.toString(16).padStart(8, "0")}`, inbound: `0x${LAB_KEYS.tunnelToRouter.spi.toString(16).padStart(8, "0")}` };
+
+    let routerActive: AccessLinkName | undefined = "lte";
+    let pendingHandover: { index: number; to: AccessLinkName } | undefined;
+    let lastEmulator: Record<string, number> | undefined;
+    let lastDownload: { bytes: number; t: number } | undefined;
+    let lastSampleAt = -Infinity;
+    let routerCounters: Record<string, unknown> = {};
+    let homeAgentCounters: Record<string, unknown> = {};
+    let sceneShown = -1;
+    let frame: LiveFrame | undefined;
+    rec.event("note", `router on ${careOf.lte} (lte), home agent ${d.homeAgentAddress}; ${why}`);
+
+    const switchTo = async (to: AccessLinkName, rule: string, reason: string) => {
+      const from = routerActive;
+      const reply = await d.routerCommand(`uplink ${to}`);
+      if (typeof reply.error === "string") {
+        rec.event("note", `router refused uplink ${to}: ${reply.error}`);
+        return;
+      }
+      routerActive = to;
+      rec.handovers.push({ tMs: Math.round(rec.elapsed()), driveMs: Math.round(rec.driveMs), from, to, rule, reason });
+      pendingHandover = { index: rec.handovers.length - 1, to };
+      rec.event("handover", `${from ?? "none"} → ${to} (${rule}): ${reason}`);
+    };
+
+    const sample = async () => {
+      const [status, haStatus, rc, hc, emu] = await Promise.all([
+        d.routerCommand("status"),
+        d.homeAgentCommand("status"),
+        d.routerCommand("counters"),
+        d.homeAgentCommand("counters"),
+        lab!.emulatorCounters(),
+      ]);
+      routerCounters = rc;
+      homeAgentCounters = hc;
+      const now = rec.elapsed();
+      const seconds = lastSampleAt === -Infinity ? SAMPLE_MS / 1000 : (now - lastSampleAt) / 1000;
+      lastSampleAt = now;
+      const moment = script.at(rec.driveMs);
+      const active = typeof status.activeUplink === "string" ? (status.activeUplink as AccessLinkName) : undefined;
+      if (active !== routerActive && active !== undefined && pendingHandover === undefined) {
+        // The router moved on its own (its link engine): a handover the demo did not ask for.
+        rec.handovers.push({ tMs: Math.round(now), driveMs: Math.round(rec.driveMs), from: routerActive, to: active, rule: "router", reason: "the router's own link selection" });
+        pendingHandover = { index: rec.handovers.length - 1, to: active };
+        rec.event("handover", `${routerActive ?? "none"} → ${active} (router's link engine)`);
+      }
+      routerActive = active;
+      const bindings = (status.bindings ?? []) as { linkId?: string; state?: string }[];
+      const table = (haStatus.table ?? []) as { careOfAddresses?: string[] }[];
+      const atHa = new Set(table.flatMap((b) => b.careOfAddresses ?? []));
+      if (pendingHandover && atHa.has(careOf[pendingHandover.to])) {
+        const h = rec.handovers[pendingHandover.index]!;
+        rec.handovers[pendingHandover.index] = { ...h, homeAgentMs: Math.round(now) };
+        pendingHandover = undefined;
+      }
+      const c = emu.counters;
+      const delta = (key: string) => (c[key] ?? 0) - (lastEmulator?.[key] ?? 0);
+      const mbps = (bytes: number) => (bytes * 8) / 1e6 / seconds;
+      const uplinks = {} as Record<AccessLinkName, UplinkSample>;
+      for (const name of ACCESS_LINKS) {
+        const p = moment.uplinks[name].point;
+        const shape = shaper.current(name);
+        const up = delta(`${name}.uplink.tx.bytes`);
+        const down = delta(`${name}.downlink.tx.bytes`);
+        steering.addTraffic(linkId(name), up + down);
+        uplinks[name] = {
+          up: p?.up ?? false,
+          rttMs: shape?.kind === "shaped" ? shape.rttMs : undefined,
+          lossPercent: shape?.kind === "shaped" ? shape.loss * 100 : undefined,
+          rateMbps: shape?.kind === "shaped" ? shape.rateBps / 1e6 : undefined,
+          rsrpDbm: p?.up ? p.rsrpDbm : undefined,
+          sinrDb: p?.up ? p.sinrDb : undefined,
+          signalDbm: p?.up ? p.signalDbm : undefined,
+          emulator: shape?.kind === "cut" ? `cut:${shape.mode}` : "ok",
+          upMbps: mbps(up),
+          downMbps: mbps(down),
+          binding: bindings.find((b) => b.linkId === name)?.state,
+          atHomeAgent: atHa.has(careOf[name]),
+        };
+      }
+      lastEmulator = c;
+      const voice: Sample["voice"] = {};
+      for (const dir of ["up", "down"] as const) {
+        const r = traffic!.state.voice[dir];
+        if (r) voice[dir] = { lossPercent: r.expected > 0 ? (r.lost / r.expected) * 100 : r.received === 0 ? 100 : 0, jitterMs: r.jitterMs, delayMs: r.delayMs, maxGapMs: r.maxGapMs };
+      }
+      const dl = traffic!.state.download;
+      const downloadMbps = dl && lastDownload && dl.t > lastDownload.t ? ((dl.bytes - lastDownload.bytes) * 8) / 1e3 / (dl.t - lastDownload.t) : 0;
+      if (dl) lastDownload = { bytes: dl.bytes, t: dl.t };
+      const num = (x: unknown) => (typeof x === "number" ? x : 0);
+      const s: Sample = {
+        tMs: Math.round(now),
+        driveMs: Math.round(rec.driveMs),
+        scene: moment.sceneIndex,
+        active,
+        uplinks,
+        voice,
+        downloadMbps,
+        esp: { txPackets: num(rc["esp.tx.packets"]), rxPackets: num(rc["esp.rx.packets"]), txBytes: num(rc["esp.tx.bytes"]), rxBytes: num(rc["esp.rx.bytes"]) },
+      };
+      rec.samples.push(s);
+      frame = {
+        header,
+        sample: s,
+        events: rec.events,
+        signalling: { bindingUpdates: num(rc["router.bu.sent"]), bindingAcks: num(hc["homeagent.ba.sent"]), mqtt: broker?.messages.length ?? 0 },
+        handovers: rec.handovers.length,
+        downloadBytes: dl?.bytes ?? 0,
+        spis,
+      };
+      view.update(frame);
+    };
+
+    // The drive.
+    const wallStart = performance.now();
+    rec.restart(wallStart);
+    hrStart = process.hrtime.bigint();
+    let nextSampleAt = wallStart;
+    rec.event("note", `drive starts: ${scenario.scenes.length} scenes, ${(script.durationMs / 1000).toFixed(0)} s of trace ×${speed.toFixed(1)}`);
+    for (;;) {
+      const elapsed = performance.now() - wallStart;
+      if (elapsed >= durationMs) break;
+      rec.driveMs = Math.min(script.durationMs, elapsed * speed);
+      const moment = script.at(rec.driveMs);
+      if (moment.sceneIndex !== sceneShown) {
+        sceneShown = moment.sceneIndex;
+        rec.event("scene", `scene ${moment.sceneIndex + 1}: ${moment.scene.title} — ${moment.scene.caption}`);
+      }
+      for (const name of ACCESS_LINKS) {
+        const shape = shapeFor(scenario.uplinks[name].kind, moment.uplinks[name].point);
+        const before = shaper.current(name);
+        if (await shaper.apply(name, shape)) {
+          if (shape.kind === "cut" && before?.kind !== "cut") rec.event("link", `${name}: ${shape.why} (${shape.mode === "carrier" ? "carrier lost" : "nothing passes"})`);
+          else if (shape.kind === "shaped" && before?.kind === "cut") rec.event("link", `${name}: back (${shape.rttMs} ms, ${(shape.loss * 100).toFixed(1)} % loss)`);
+        }
+      }
+      steering.advance(rec.driveMs, pointAt);
+      const batch: LinkDecision[] = [];
+      for (let dec = steering.pollDecision(); dec; dec = steering.pollDecision()) {
+        batch.push(dec);
+        rec.decisions.push(dec);
+        if (SHOWN_RULES.has(dec.rule)) rec.event("decision", `${dec.rule}${dec.link ? ` ${dec.link}` : ""}: ${dec.summary}`);
+      }
+      for (let a = steering.pollAction(); a; a = steering.pollAction()) {
+        if (a.kind !== "set-primary") continue;
+        const why = batch.find((dec) => dec.primaryAfter === a.link && dec.primaryBefore === a.previous);
+        if ((a.link as string) !== routerActive) await switchTo(a.link as AccessLinkName, why?.rule ?? "policy", why?.summary ?? "link policy");
+      }
+      if (performance.now() >= nextSampleAt) {
+        nextSampleAt += SAMPLE_MS;
+        await sample();
+      }
+      await Bun.sleep(Math.max(10, TICK_MS - ((performance.now() - wallStart) % TICK_MS)));
+    }
+    rec.event("note", "drive over: hanging up, stopping the download");
+
+    const totals = await traffic.stop();
+    traffic = undefined;
+    const finalRouter = await d.routerCommand("counters");
+    const finalHomeAgent = await d.homeAgentCommand("counters");
+    const emulatorFinal = await lab.emulatorCounters();
+    await d.stop();
+    daemons = undefined;
+    const check = capture ? await capture.finish({ homeAgent: d.homeAgentAddress, homeAddress: d.homeAddress }) : undefined;
+    capture = undefined;
+    if (check) rec.event("note", check.ok ? `uplinks: ${check.packets} packets checked, nothing in clear` : `uplinks: PLAINTEXT seen: ${check.offenders.join("; ")}`);
+    const fleetMessages = broker ? [...broker.messages] : [];
+    await broker?.stop();
+    broker = undefined;
+    const report = buildReport({
+      scenario,
+      script,
+      requestedMode: options.mode,
+      mode: modeRun,
+      modeNote,
+      durationSeconds: options.durationSeconds,
+      speed,
+      daemons: why,
+      steering: "the demo's link engine (firmware/links on the drive's radio readings and probe fates); the router registers and moves traffic on `uplink`",
+      careOf,
+      homeAgent: d.homeAgentAddress,
+      homeAddress: d.homeAddress,
+      mobileNetworkPrefix: t.mobileNetworkPrefix,
+      samples: rec.samples,
+      events: rec.events,
+      handovers: rec.handovers,
+      decisions: rec.decisions,
+      fleetMessages,
+      fleetUrl: fleetMessages.length > 0 || fleetToolsAvailable() ? `mosquitto_sub -t 'monami/#' on ${t.correspondent.ipv6?.address}` : undefined,
+      voice: totals.voice,
+      hrStartMs: Number(hrStart) / 1e6,
+      downloadBytes: totals.downloadBytes,
+      counters: { router: numbers(finalRouter), homeAgent: numbers(finalHomeAgent), emulator: emulatorFinal.counters },
+      uplinkCheck: check,
+      spis,
+    });
+    const paths = writeReportFiles(report, htmlPath);
+    view.close();
+    process.off("exit", restoreTerminal);
+    return { report, htmlPath: paths.html, jsonPath: paths.json };
+  } finally {
+    view.close();
+    await traffic?.stop().catch(() => undefined);
+    await daemons?.stop().catch(() => undefined);
+    await broker?.stop().catch(() => undefined);
+    await lab?.destroy();
+  }
+}
+
+function numbers(o: Record<string, unknown>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).filter((e): e is [string, number] => typeof e[1] === "number"));
+}
