@@ -275,7 +275,7 @@ class Services implements RouterServices {
   }
 
   #recordDecision(d: LinkDecision): void {
-    const wallAt = Date.now() - Math.max(0, monotonicNow() - d.at);
+    const wallAt = Math.round(Date.now() - Math.max(0, monotonicNow() - d.at));
     const handover = d.primaryBefore !== d.primaryAfter;
     const record: DecisionRecord = {
       at: wallAt,
