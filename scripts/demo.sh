@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# monami's main job for now: install what is needed, bring the namespace lab up, show it working
-# (IPv6 ping lan→cn with the RTT of each access network, iperf3 through the shaped links, NAT44, the link
-# emulator's counters), and tear it down — also on Ctrl-C, SIGTERM or failure. Needs root.
+# monami's main job: install what is needed, then drive a vehicle between LTE and Wi-Fi in the namespace lab
+# (`monami demo`: real router and home agent, ESP tunnel, voice call and download, Mosquitto fleet view, live
+# view, HTML + JSON report) and tear everything down — also on Ctrl-C, SIGTERM or failure. Needs root.
+#
+#   bash scripts/demo.sh [monami demo options]      e.g. --duration 30 --report /tmp/r.html --mode primary
+#   npm run demo -- --duration 30 --report /tmp/r.html      (bun run demo -- … works the same)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n[demo] %s\n' "$*"; }
+say() { printf '[demo] %s\n' "$*"; }
+
+for arg in "$@"; do
+  if [ "$arg" = "-h" ] || [ "$arg" = "--help" ]; then
+    command -v bun >/dev/null 2>&1 && exec bun firmware/main.ts demo --help
+  fi
+done
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "[demo] needs root (network namespaces, TUN devices, nftables); try: sudo bash scripts/demo.sh" >&2
+  echo "[demo] needs root (network namespaces, TUN devices, nftables); try: sudo bash scripts/demo.sh $*" >&2
   exit 1
 fi
 
@@ -17,7 +26,7 @@ bash scripts/setup.sh || { echo "[demo] setup failed" >&2; exit 1; }
 
 child=""
 cleanup() {
-  # The lab tears itself down on SIGINT/SIGTERM/exit; this catches anything a killed run left behind.
+  # The demo tears its lab down on SIGINT/SIGTERM/exit; this catches anything a killed run left behind.
   if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
     kill -TERM "$child" 2>/dev/null
     wait "$child" 2>/dev/null
@@ -25,6 +34,7 @@ cleanup() {
   bun firmware/main.ts lab sweep >/dev/null 2>&1 || true
 }
 on_signal() {
+  printf '\n'
   say "interrupted: tearing the lab down"
   cleanup
   exit 130
@@ -32,15 +42,14 @@ on_signal() {
 trap on_signal INT TERM HUP
 trap cleanup EXIT
 
-say "building the lab (mr, lan, net, ha, cn) and running the checks"
 # In the background with `wait`, so a signal to this script is handled at once, not after the child ends.
-MONAMI_LAB_TAG=demo bun firmware/main.ts lab smoke &
+bun firmware/main.ts demo "$@" &
 child=$!
 wait "$child"
 status=$?
 child=""
 
 left=$(ip netns list | grep -c '^mnm-demo-' || true)
-say "namespaces left behind: ${left}"
-if [ "$status" -eq 0 ]; then say "demo passed"; else say "demo FAILED (exit ${status})"; fi
+if [ "$left" -ne 0 ]; then say "namespaces left behind: ${left}"; fi
+if [ "$status" -ne 0 ]; then say "demo FAILED (exit ${status})"; fi
 exit "$status"

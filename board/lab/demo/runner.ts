@@ -218,7 +218,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const spis = { outbound: `0x${LAB_KEYS.tunnelToHomeAgent.spi.toString(16).padStart(8, "0")}`, inbound: `0x${LAB_KEYS.tunnelToRouter.spi.toString(16).padStart(8, "0")}` };
 
     let routerActive: AccessLinkName | undefined = "lte";
-    let pendingHandover: { index: number; to: AccessLinkName } | undefined;
     let lastEmulator: Record<string, number> | undefined;
     let lastDownload: { bytes: number; t: number } | undefined;
     let lastSampleAt = -Infinity;
@@ -237,8 +236,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       }
       routerActive = to;
       rec.handovers.push({ tMs: Math.round(rec.elapsed()), driveMs: Math.round(rec.driveMs), from, to, rule, reason });
-      pendingHandover = { index: rec.handovers.length - 1, to };
       rec.event("handover", `${from ?? "none"} → ${to} (${rule}): ${reason}`);
+      void watchHomeAgent(rec.handovers.length - 1, to);
+    };
+
+    /** Polls the home agent every 20 ms until its binding cache points at the new care-of address (5 s at most). */
+    const watchHomeAgent = async (index: number, to: AccessLinkName) => {
+      const deadline = performance.now() + 5000;
+      while (performance.now() < deadline && daemons !== undefined) {
+        const status = await d.homeAgentCommand("status").catch(() => ({}) as Record<string, unknown>);
+        const table = (status.table ?? []) as { careOfAddresses?: string[] }[];
+        if (table.some((b) => b.careOfAddresses?.includes(careOf[to]))) {
+          const h = rec.handovers[index]!;
+          rec.handovers[index] = { ...h, homeAgentMs: Math.round(rec.elapsed()) };
+          return;
+        }
+        await Bun.sleep(20);
+      }
     };
 
     const sample = async () => {
@@ -256,21 +270,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       lastSampleAt = now;
       const moment = script.at(rec.driveMs);
       const active = typeof status.activeUplink === "string" ? (status.activeUplink as AccessLinkName) : undefined;
-      if (active !== routerActive && active !== undefined && pendingHandover === undefined) {
+      if (active !== routerActive && active !== undefined) {
         // The router moved on its own (its link engine): a handover the demo did not ask for.
         rec.handovers.push({ tMs: Math.round(now), driveMs: Math.round(rec.driveMs), from: routerActive, to: active, rule: "router", reason: "the router's own link selection" });
-        pendingHandover = { index: rec.handovers.length - 1, to: active };
         rec.event("handover", `${routerActive ?? "none"} → ${active} (router's link engine)`);
+        void watchHomeAgent(rec.handovers.length - 1, active);
       }
       routerActive = active;
       const bindings = (status.bindings ?? []) as { linkId?: string; state?: string }[];
       const table = (haStatus.table ?? []) as { careOfAddresses?: string[] }[];
       const atHa = new Set(table.flatMap((b) => b.careOfAddresses ?? []));
-      if (pendingHandover && atHa.has(careOf[pendingHandover.to])) {
-        const h = rec.handovers[pendingHandover.index]!;
-        rec.handovers[pendingHandover.index] = { ...h, homeAgentMs: Math.round(now) };
-        pendingHandover = undefined;
-      }
       const c = emu.counters;
       const delta = (key: string) => (c[key] ?? 0) - (lastEmulator?.[key] ?? 0);
       const mbps = (bytes: number) => (bytes * 8) / 1e6 / seconds;

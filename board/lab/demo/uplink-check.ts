@@ -6,7 +6,6 @@
 
 import { join } from "node:path";
 import type { Lab } from "../lab.ts";
-import { pcapField } from "../probes.ts";
 import { ACCESS_LINKS, ipv6Of } from "../topology.ts";
 import type { UplinkCheck } from "./timeline.ts";
 
@@ -37,33 +36,50 @@ export async function startUplinkCapture(lab: Lab, mode: Exclude<CaptureMode, "o
     mode,
     async finish({ homeAgent, homeAddress }) {
       for (const stop of stops) await stop();
-      const careOf = ACCESS_LINKS.map((name) => ipv6Of(t.access[name].router));
-      const between = `ipv6.addr == ${homeAgent} && (${careOf.map((a) => `ipv6.addr == ${a}`).join(" || ")})`;
-      const protectedFilter = `(${between}) && (esp || isakmp)`;
-      const clearFilter = [ipv6Of(t.lanHost), ipv6Of(t.correspondent), homeAddress].map((a) => `ipv6.addr == ${a}`).join(" || ") + " || mipv6";
+      const careOf = new Set(ACCESS_LINKS.map((name) => ipv6Of(t.access[name].router)));
+      const inner = new Set([ipv6Of(t.lanHost), ipv6Of(t.correspondent), homeAddress]);
       let packets = 0;
-      let betweenCount = 0;
-      let protectedCount = 0;
-      const offenders: string[] = [];
+      let between = 0;
+      let protectedPackets = 0;
       let plaintext = 0;
-      for (const file of files) {
-        packets += (await pcapField(file, "frame.number")).length;
-        betweenCount += (await pcapField(file, "frame.number", between)).length;
-        protectedCount += (await pcapField(file, "frame.number", protectedFilter)).length;
-        const bad = await pcapField(file, "frame.protocols", `(${between}) && !(esp || isakmp)`);
-        const clear = await pcapField(file, "frame.protocols", clearFilter);
-        plaintext += clear.length;
-        for (const p of [...bad, ...clear].slice(0, 5)) offenders.push(`${file.endsWith("wifi.pcap") ? "wlan0" : "lte0"}: ${p}`);
+      const offenders: string[] = [];
+      for (const [i, file] of files.entries()) {
+        for (const p of await dissect(file)) {
+          packets++;
+          const protocols = p.protocols.split(":");
+          const isProtected = protocols.includes("esp") || protocols.includes("isakmp");
+          const outer = [p.addresses[0], p.addresses[1]];
+          const clear = p.addresses.some((a) => inner.has(a)) || protocols.includes("mipv6");
+          if (outer.includes(homeAgent) && outer.some((a) => a !== undefined && careOf.has(a))) {
+            between++;
+            if (isProtected) protectedPackets++;
+            else if (offenders.length < 10) offenders.push(`${ACCESS_LINKS[i]}: ${p.addresses.join(" → ")} ${p.protocols}`);
+          }
+          if (clear && !isProtected) {
+            plaintext++;
+            if (offenders.length < 10) offenders.push(`${ACCESS_LINKS[i]}: ${p.addresses.join(" → ")} ${p.protocols}`);
+          }
+        }
       }
-      return {
-        mode,
-        packets,
-        betweenCareOfAndHomeAgent: betweenCount,
-        protectedPackets: protectedCount,
-        plaintext,
-        offenders,
-        ok: betweenCount === protectedCount && plaintext === 0,
-      };
+      return { mode, packets, betweenCareOfAndHomeAgent: between, protectedPackets, plaintext, offenders, ok: between === protectedPackets && plaintext === 0 };
     },
   };
+}
+
+/** Every packet's IPv6 addresses (outer first, then any inner header tshark could see) and protocol chain, in one pass. */
+async function dissect(file: string): Promise<{ addresses: string[]; protocols: string }[]> {
+  const proc = Bun.spawn(["tshark", "-n", "-r", file, "-T", "fields", "-E", "separator=/t", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "frame.protocols"], { stdout: "pipe", stderr: "pipe" });
+  const [out, errText, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`tshark -r ${file}: ${errText.trim()}`);
+  const packets: { addresses: string[]; protocols: string }[] = [];
+  for (const line of out.split("\n")) {
+    if (line === "") continue;
+    const [src = "", dst = "", protocols = ""] = line.split("\t");
+    const sources = src.split(",");
+    const destinations = dst.split(",");
+    // Outer source and destination first, then inner ones (an IPv6-in-IPv6 packet in clear shows two of each).
+    const addresses = sources.flatMap((a, k) => [a, destinations[k] ?? ""]).filter((a) => a !== "");
+    packets.push({ addresses, protocols });
+  }
+  return packets;
 }

@@ -174,7 +174,8 @@ function charts(report: DemoReport): string[] {
 }
 
 function table(head: readonly string[], rows: readonly (readonly string[])[], cls = ""): string {
-  return `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows
+  const thead = head.every((h) => h === "") ? "" : `<thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>`;
+  return `<table class="${cls}">${thead}<tbody>${rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`)
     .join("")}</tbody></table>`;
 }

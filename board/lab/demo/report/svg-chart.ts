@@ -37,7 +37,7 @@ export interface ChartSpec {
   readonly clamp?: boolean;
 }
 
-const PAD = { left: 56, right: 12, top: 26, bottom: 26 };
+const PAD = { left: 56, right: 12, top: 42, bottom: 26 };
 
 export function escapeXml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
@@ -90,6 +90,17 @@ function frame(spec: ChartSpec, w: number, h: number, x: (t: number) => number, 
   return parts.join("");
 }
 
+/** The legend: one row under the title, left to right. */
+function legendRow(left: number, entries: readonly { label: string; color: string }[]): string {
+  let at = left;
+  const out: string[] = [];
+  for (const e of entries) {
+    out.push(`<g transform="translate(${at.toFixed(0)},20)"><rect width="14" height="6" y="1" fill="${e.color}"/><text x="18" y="8" class="lg">${escapeXml(e.label)}</text></g>`);
+    at += 30 + e.label.length * 6.2;
+  }
+  return out.join("");
+}
+
 /** A line (or step) chart of several series over time. */
 export function lineChart(spec: ChartSpec): string {
   const w = spec.width ?? 1100;
@@ -121,8 +132,8 @@ export function lineChart(spec: ChartSpec): string {
     if (run) runs.push(run);
     if (runs.length > 0) body.push(`<path d="${runs.join(" ")}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="5 3"' : ""}/>`);
   }
-  const legend = spec.series.map((s, i) => `<g transform="translate(${w - PAD.right - 150 * (spec.series.length - i)},6)"><rect width="14" height="4" y="5" fill="${s.color}"/><text x="18" y="11" class="lg">${escapeXml(s.name)}</text></g>`);
-  return frame(spec, w, h, x, y, body.join("") + legend.join(""));
+  const legend = legendRow(x(0), spec.series.map((s) => ({ label: s.name, color: s.color })));
+  return frame(spec, w, h, x, y, body.join("") + legend);
 }
 
 export interface Lane {
@@ -149,8 +160,8 @@ export function laneChart(spec: Omit<ChartSpec, "yMin" | "yMax" | "series" | "un
       body.push(`<rect x="${x0.toFixed(1)}" y="${(top + (laneHeight - s.height) / 2).toFixed(1)}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${s.height}" fill="${s.color}" rx="2"/>`);
     }
   });
-  const legend = spec.legend.map((l, i) => `<g transform="translate(${w - PAD.right - 190 * (spec.legend.length - i)},6)"><rect width="14" height="8" y="3" fill="${l.color}"/><text x="18" y="11" class="lg">${escapeXml(l.label)}</text></g>`);
+  const legend = legendRow(x(0), spec.legend);
   const shifted: ChartSpec = { ...spec, unit: "", yMin: 0, yMax: 1, series: [] };
   // The lane chart's axis starts at `left`, not PAD.left: draw bands, ticks and markers with its own x.
-  return frame({ ...shifted, title: spec.title }, w, h, x, undefined, body.join("") + legend.join(""));
+  return frame({ ...shifted, title: spec.title }, w, h, x, undefined, body.join("") + legend);
 }
