@@ -1,8 +1,8 @@
-// Mobility options (RFC 6275 §6.2, RFC 3963 §4.3, RFC 5648 §4.3, RFC 5555 §3.1.2): TLV codec with alignment rules.
+// Mobility options (RFC 6275 §6.2, RFC 3963 §4.3, RFC 5648 §4.3, RFC 5555 §3.1.2, RFC 4285 §5–6): TLV codec with alignment rules.
 
 import { ok, type Result } from "../core/result.ts";
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, type Ipv4Text, type Ipv6Text } from "./address.ts";
-import { readU16, writeU16 } from "./bytes.ts";
+import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { wireError, type WireError } from "./error.ts";
 
 /** Mobility option types (IANA "Mobility Options"). */
@@ -14,9 +14,17 @@ export const MobilityOptionType = {
   nonceIndices: 4,
   bindingAuthorizationData: 5,
   mobileNetworkPrefix: 6,
+  /** RFC 4285 §5.1 (IANA AUTH-OPTION-TYPE). */
+  mobilityMessageAuthentication: 9,
+  /** RFC 4285 §6.1 (IANA MESG-ID-OPTION-TYPE). */
+  mobilityMessageReplayProtection: 10,
   ipv4CareOfAddress: 32,
   bindingIdentifier: 35,
 } as const;
+
+/** RFC 4285 §5.1 Subtype: 1 = MN-HA, 2 = MN-AAA authentication. */
+export const AUTH_SUBTYPE_MN_HA = 1;
+export const AUTH_SUBTYPE_MN_AAA = 2;
 
 /** RFC 5648 §4.3: the BID option's H flag, in the octet after Status. */
 export const BID_FLAG_SIMULTANEOUS_HOME_AND_FOREIGN = 0x80;
@@ -54,6 +62,13 @@ export type MobilityOption =
   | { readonly type: "malformed-binding-identifier"; readonly data: Uint8Array }
   /** RFC 5555 §3.1.2. */
   | { readonly type: "ipv4-care-of-address"; readonly careOfAddress: Ipv4Text }
+  /**
+   * RFC 4285 §5.1 Mobility Message Authentication: Subtype, Mobility SPI and the authenticator over the
+   * message up to and including the SPI. The last option of its message (§5.1).
+   */
+  | { readonly type: "mobility-message-authentication"; readonly subtype: number; readonly mobilitySpi: number; readonly authenticationData: Uint8Array }
+  /** RFC 4285 §6.1 Mobility Message Replay Protection (Mesg-ID): a 64-bit timestamp (NTP format, RFC 1305). */
+  | { readonly type: "mobility-message-replay-protection"; readonly timestamp: bigint }
   /** Any other type: skipped by the protocol (RFC 6275 §6.2.1), kept here so it round-trips. */
   | { readonly type: "unknown"; readonly optionType: number; readonly data: Uint8Array };
 
@@ -82,6 +97,10 @@ export function optionAlignment(option: MobilityOption): Alignment {
       return option.careOfAddress ? { x: 8, y: 2 } : { x: 2, y: 0 }; // RFC 5648 §4.3
     case "ipv4-care-of-address":
       return { x: 4, y: 0 }; // RFC 5555 §3.1.2
+    case "mobility-message-authentication":
+      return { x: 4, y: 1 }; // RFC 4285 §5.1: the Mobility SPI on a 4-octet boundary
+    case "mobility-message-replay-protection":
+      return { x: 8, y: 2 }; // RFC 4285 §6.1: the timestamp on an 8-octet boundary
     case "malformed-binding-identifier":
     case "unknown":
       return NONE;
@@ -108,6 +127,10 @@ export function optionDataLength(option: MobilityOption): number {
       return option.data.length;
     case "ipv4-care-of-address":
       return 6;
+    case "mobility-message-authentication":
+      return 5 + option.authenticationData.length;
+    case "mobility-message-replay-protection":
+      return 8;
   }
 }
 
@@ -173,6 +196,10 @@ function optionTypeNumber(option: MobilityOption): number {
       return MobilityOptionType.bindingIdentifier;
     case "ipv4-care-of-address":
       return MobilityOptionType.ipv4CareOfAddress;
+    case "mobility-message-authentication":
+      return MobilityOptionType.mobilityMessageAuthentication;
+    case "mobility-message-replay-protection":
+      return MobilityOptionType.mobilityMessageReplayProtection;
     case "unknown":
       if (option.optionType === MobilityOptionType.pad1 || option.optionType === MobilityOptionType.padN) {
         throw new RangeError("mobility option: padding is inserted by emit, not given as an option");
@@ -226,6 +253,15 @@ function emitOptionData(option: MobilityOption, data: Uint8Array): void {
       data[1] = 0;
       data.set(ipv4Bytes(option.careOfAddress), 2);
       return;
+    case "mobility-message-authentication":
+      data[0] = option.subtype;
+      writeU32(data, 1, option.mobilitySpi);
+      data.set(option.authenticationData, 5);
+      return;
+    case "mobility-message-replay-protection":
+      writeU32(data, 0, Number((option.timestamp >> 32n) & 0xffff_ffffn));
+      writeU32(data, 4, Number(option.timestamp & 0xffff_ffffn));
+      return;
     case "malformed-binding-identifier":
     case "unknown":
       data.set(option.data);
@@ -249,6 +285,7 @@ const fixedLength: ReadonlyMap<number, number> = new Map([
   [MobilityOptionType.nonceIndices, 4],
   [MobilityOptionType.mobileNetworkPrefix, 18],
   [MobilityOptionType.ipv4CareOfAddress, 6],
+  [MobilityOptionType.mobilityMessageReplayProtection, 8],
 ]);
 
 /**
@@ -277,6 +314,9 @@ export function scanOptions(mh: Uint8Array, start: number, end: number): Result<
     }
     if (type === MobilityOptionType.mobileNetworkPrefix && mh[at + 3]! > 128) {
       return wireError("mobility", "bad-value", at + 3, `prefix length ${mh[at + 3]} exceeds 128`);
+    }
+    if (type === MobilityOptionType.mobilityMessageAuthentication && length < 5) {
+      return wireError("mobility", "bad-length", at + 1, `authentication option length ${length} leaves no room for Subtype and Mobility SPI (RFC 4285 §5.1)`);
     }
     if (type === MobilityOptionType.bindingAuthorizationData && at + 2 + length !== end && !onlyPaddingAfter(mh, at + 2 + length, end)) {
       return wireError("mobility", "bad-value", at, "Binding Authorization Data is not the last option (RFC 6275 §6.2.7)");
@@ -343,6 +383,10 @@ function parseOption(type: number, data: Uint8Array): MobilityOption {
       return { type: "mobile-network-prefix", prefixLength: data[1]!, prefix: formatIpv6(data.subarray(2, 18)) };
     case MobilityOptionType.ipv4CareOfAddress:
       return { type: "ipv4-care-of-address", careOfAddress: formatIpv4(data.subarray(2, 6)) };
+    case MobilityOptionType.mobilityMessageAuthentication:
+      return { type: "mobility-message-authentication", subtype: data[0]!, mobilitySpi: readU32(data, 1), authenticationData: Uint8Array.from(data.subarray(5)) };
+    case MobilityOptionType.mobilityMessageReplayProtection:
+      return { type: "mobility-message-replay-protection", timestamp: (BigInt(readU32(data, 0)) << 32n) | BigInt(readU32(data, 4)) };
     case MobilityOptionType.bindingIdentifier: {
       if (data.length !== 4 && data.length !== 8 && data.length !== 20) return { type: "malformed-binding-identifier", data: Uint8Array.from(data) };
       const base = {
