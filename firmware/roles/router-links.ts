@@ -25,8 +25,11 @@ export interface RouterUplinkView {
 
 /** What the link engine's actions do to the rest of the router. */
 export interface RouterLinkActions {
-  /** Register this uplink's care-of address (binding update with its BID); `isRegistered` turns true on the BA. */
-  prepare(id: string): void;
+  /**
+   * Make the uplink ready to carry traffic: `ready` at once, or `pending` after sending a binding update with
+   * its BID (then it counts as prepared once `isRegistered` turns true on the BA).
+   */
+  prepare(id: string): "ready" | "pending";
   release(id: string): void;
   /** Move traffic (and the preferred binding) to `id`; it is registered (make-before-break). */
   setPrimary(id: string, previous: string | undefined): void;
@@ -166,12 +169,16 @@ export class RouterLinks {
     this.#timer.rearm();
   }
 
-  /** Whether some enabled link's probe was answered by the home agent within `ms` (the home agent is reachable). */
-  answeredWithin(ms: number): boolean {
+  /**
+   * The home agent is reachable: some enabled link is up in the policy's view (its probes pass the N-of-M
+   * window) and had a probe answered within `ms`.
+   */
+  homeAgentReachable(ms: number): boolean {
     const now = monotonicNow();
+    const up = new Set((this.#engine?.policy.snapshot(now) ?? []).filter((s) => s.health === "up").map((s) => s.link as string));
     return this.#links.some((l) => {
       const at = this.#traffic.get(l.id)?.lastAnsweredAt;
-      return at !== undefined && now - at <= ms;
+      return up.has(l.id) && at !== undefined && now - at <= ms;
     });
   }
 
@@ -247,11 +254,8 @@ export class RouterLinks {
     for (let a = engine.pollAction(); a !== undefined; a = engine.pollAction()) {
       switch (a.kind) {
         case "prepare":
-          if (this.#o.actions.isRegistered(a.link)) engine.handlePrepared(a.link, now);
-          else {
-            this.#preparing.add(a.link);
-            this.#o.actions.prepare(a.link);
-          }
+          if (this.#o.actions.isRegistered(a.link) || this.#o.actions.prepare(a.link) === "ready") engine.handlePrepared(a.link, now);
+          else this.#preparing.add(a.link);
           break;
         case "release":
           this.#preparing.delete(a.link);

@@ -102,6 +102,8 @@ class Services implements RouterServices {
   readonly #links: RouterLinks;
   readonly #decisions: DecisionRecord[] = [];
   #config: DeviceConfig;
+  /** The link settings in force (policy and enabled links), to rebuild the engine only when they change. */
+  #linkSettings: string;
   #fleet: FleetLink | undefined;
   #ota: OtaAgent | undefined;
   #watchdog: WatchdogRuntime | undefined;
@@ -116,6 +118,7 @@ class Services implements RouterServices {
     this.#path = path;
     this.#config = config;
     this.#env = env;
+    this.#linkSettings = this.#linkSettingsOf(config);
     const c = core.config;
     this.#links = new RouterLinks(
       {
@@ -126,7 +129,7 @@ class Services implements RouterServices {
         sendProbe: (index, packet) => core.handle.sendLocal(index, packet),
         actions: {
           isRegistered: (id) => this.#registered(id),
-          prepare: (id) => core.register(this.#index(id)),
+          prepare: (id) => this.#prepare(id),
           release: (id) => {
             if (this.#index(id) !== core.activeUplink()) core.deregister(this.#index(id));
           },
@@ -160,14 +163,14 @@ class Services implements RouterServices {
         configPath: this.#path,
         firmware: `${version} (${buildId})`,
         snapshot: () => this.#snapshot(),
-        health: { "home-agent": () => this.#links.answeredWithin(HOME_AGENT_REACHABLE_MS), bindings: () => this.#bindingsUp() },
+        health: { "home-agent": () => this.#links.homeAgentReachable(HOME_AGENT_REACHABLE_MS), bindings: () => this.#bindingsUp() },
         applyConfig: (config) => this.#apply(config),
         ...(ota ? { subscriptions: OtaAgent.subscriptions, onMessage: ota.handleMessage } : {}),
         log: (line) => core.log(`fleet: ${line}`),
         env: this.#env,
       });
       // The stored config may have fallen back to its last-known-good copy: run what the fleet link runs.
-      if (this.#fleet.running.config !== this.#config) await this.#apply(this.#fleet.running.config);
+      await this.#apply(this.#fleet.running.config);
       if (ota) await ota.start(fleetLinkChannel(this.#fleet));
       this.#watchdog = startWatchdog(this.#board, core.handle, core.log);
       core.log(`device ${this.#config.device.id}: link selection automatic, fleet link to ${this.#config.mqtt.url}${ota ? ", OTA agent on" : ""}`);
@@ -251,15 +254,30 @@ class Services implements RouterServices {
     return active !== undefined && this.#links.enabled(active.id) && this.#registered(active.id);
   }
 
+  #linkSettingsOf(config: DeviceConfig): string {
+    return JSON.stringify({ policy: linkPolicyOf(config), links: this.#enabledLinks(config) });
+  }
+
   #enabledLinks(config: DeviceConfig) {
     return config.uplinks.filter((u) => u.enabled && this.#core.config.uplinks.some((r) => r.id === u.id)).map(linkConfigOf);
   }
 
   /**
-   * Make-before-break: the target is registered (the policy waited for its BA); traffic moves, then the old
-   * binding is removed, so the home agent's downlink follows (in primary mode it uses the one binding left).
-   * A move back onto a link whose binding was removed since re-registers it at once: its path is known good
-   * from its own probes.
+   * In primary mode the home agent sends to one binding (the lowest BID it holds), so registering a standby
+   * would move the downlink before the uplink: the standby's path is proven instead by its own authenticated
+   * probes through the tunnel (answered, or the policy would not pick it), and it is registered at the move.
+   * The multi-CoA modes register it now (RFC 5648: several bindings at once).
+   */
+  #prepare(id: string): "ready" | "pending" {
+    if (this.#config.ipsec.multiCoaMode === "primary") return "ready";
+    this.#core.register(this.#index(id));
+    return "pending";
+  }
+
+  /**
+   * The move: the target is registered (multi-CoA: the policy waited for its BA; primary: its BU goes now),
+   * traffic moves, then the old binding is removed so the home agent's downlink follows (in primary mode it
+   * uses the one binding left). The target's path is known good from its own probes.
    */
   #setPrimary(id: string, previous: string | undefined): void {
     const core = this.#core;
@@ -270,8 +288,11 @@ class Services implements RouterServices {
     for (const p of new Set([previous, core.config.uplinks[before]?.id])) {
       if (p !== undefined && p !== id) core.deregister(this.#index(p));
     }
-    this.#fleet?.networkChanged();
-    this.#ota?.linksChanged();
+    if (before !== index) {
+      // The MQTT connection left from the old care-of address: reconnect now rather than at the keep-alive.
+      if (before >= 0) this.#fleet?.networkChanged();
+      this.#ota?.linksChanged();
+    }
   }
 
   #recordDecision(d: LinkDecision): void {
@@ -299,6 +320,9 @@ class Services implements RouterServices {
     const mismatch = mismatchWithRole(config, this.#core.config);
     if (mismatch) return err(`does not describe this router: ${mismatch}`);
     this.#config = config;
+    const settings = this.#linkSettingsOf(config);
+    if (settings === this.#linkSettings) return ok(undefined);
+    this.#linkSettings = settings;
     this.#links.reconfigure(linkPolicyOf(config), this.#enabledLinks(config));
     const active = this.#core.config.uplinks[this.#core.activeUplink()];
     if (active !== undefined && !this.#links.enabled(active.id)) {
@@ -347,7 +371,8 @@ class Services implements RouterServices {
     const c = { ...this.#core.counters.snapshot(), ...this.#dataplaneCounters };
     const ipsec = this.#core.config.ipsec;
     const active = this.#core.config.uplinks[this.#core.activeUplink()]?.id;
-    const spi = (n: number) => n.toString(16).padStart(8, "0");
+    // Static keys name their SPIs; IKEv2-keyed SAs have theirs in the `ike` status.
+    const spi = (n: number | undefined) => (n === undefined ? "ike" : n.toString(16).padStart(8, "0"));
     const drops = (prefixes: readonly string[]) =>
       Object.fromEntries(
         Object.entries(c)
@@ -355,10 +380,10 @@ class Services implements RouterServices {
           .map(([k, n]) => [k.slice(k.lastIndexOf(".") + 1), n]),
       );
     return [
-      { spi: spi(ipsec.tunnel.outbound.spi), direction: "outbound", ...(active ? { linkId: active } : {}), bytes: c["esp.tx.bytes"] ?? 0, packets: c["esp.tx.packets"] ?? 0, drops: drops(OUTBOUND_DROPS) },
-      { spi: spi(ipsec.tunnel.inbound.spi), direction: "inbound", bytes: c["esp.rx.bytes"] ?? 0, packets: c["esp.rx.packets"] ?? 0, drops: drops(INBOUND_DROPS) },
-      { spi: spi(ipsec.signalling.outbound.spi), direction: "outbound", bytes: 0, packets: c["router.bu.sent"] ?? 0, drops: {} },
-      { spi: spi(ipsec.signalling.inbound.spi), direction: "inbound", bytes: 0, packets: c["signalling.rx.ok"] ?? 0, drops: drops(["signalling.drop."]) },
+      { spi: spi(ipsec.tunnel?.outbound.spi), direction: "outbound", ...(active ? { linkId: active } : {}), bytes: c["esp.tx.bytes"] ?? 0, packets: c["esp.tx.packets"] ?? 0, drops: drops(OUTBOUND_DROPS) },
+      { spi: spi(ipsec.tunnel?.inbound.spi), direction: "inbound", bytes: c["esp.rx.bytes"] ?? 0, packets: c["esp.rx.packets"] ?? 0, drops: drops(INBOUND_DROPS) },
+      { spi: spi(ipsec.signalling?.outbound.spi), direction: "outbound", bytes: 0, packets: c["router.bu.sent"] ?? 0, drops: {} },
+      { spi: spi(ipsec.signalling?.inbound.spi), direction: "inbound", bytes: 0, packets: c["signalling.rx.ok"] ?? 0, drops: drops(["signalling.drop."]) },
     ];
   }
 }

@@ -7,9 +7,10 @@ import { join } from "node:path";
 import type { MqttClient } from "mqtt";
 import { requireRoot } from "../../board/lab/lab.ts";
 import { ping } from "../../board/lab/probes.ts";
-import { ipv6Of } from "../../board/lab/topology.ts";
+import { type AccessLinkName, ipv6Of } from "../../board/lab/topology.ts";
 import { toHex } from "../../firmware/core/hex.ts";
 import { formatPublicKeyFile, generateSigningKey } from "../../ota/sign/ed25519.ts";
+import { encodeBootVariables, factoryBootState } from "../../ota/slots/boot-state.ts";
 import { hasMosquitto, Inbox, MosquittoBroker } from "../interop/mosquitto-broker.ts";
 import { HOME_ADDRESS, LAB_KEYS } from "./dataplane-harness.ts";
 import { serveUnixToTcp } from "./fleet-relay.ts";
@@ -43,7 +44,7 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
     secrets.push(broker.password, ...Object.values(LAB_KEYS).map((k) => toHex(k.keymat)));
     h = await startRouterLab({
       tag: "h13fleet",
-      routerEnv: { MONAMI_BOARD: "simulated" },
+      routerEnv: (dir) => ({ MONAMI_BOARD: "simulated", MONAMI_SIM_ROOT: join(dir, "sim") }),
       beforeRouter: async (lab, dir) => {
         const socket = join(dir, "mqtt.sock");
         relay = await serveUnixToTcp(socket, "127.0.0.1", broker.plainPort);
@@ -81,7 +82,10 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
           telemetry: { intervalSeconds: 2, metricsIntervalMs: 1000, outbox: { path: join(dir, "state", "outbox.db") } },
           ota: { config: { watchSeconds: 4 }, image: { publicKeyFile: join(dir, "ota.pub") } },
         };
-        Bun.spawnSync(["mkdir", "-p", join(dir, "state")]);
+        Bun.spawnSync(["mkdir", "-p", join(dir, "state"), join(dir, "sim")]);
+        // The simulated board booted from slot A (factory state), so telemetry can name the slot.
+        const boot = { ...encodeBootVariables(factoryBootState()), BOOTED: "A" };
+        writeFileSync(join(dir, "sim", "boot-state"), `${Object.entries(boot).map(([k, v]) => `${k}=${v}`).join("\n")}\n`);
         devicePath = join(dir, "device.json");
         writeFileSync(devicePath, JSON.stringify(device, null, 2));
         return devicePath;
@@ -99,13 +103,13 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
     broker?.cleanup();
   });
 
-  const primaryOf = (s: Json) => (s.links as Json[]).find((l) => l.primary === true)?.id as string | undefined;
-  const otherOf = (id: string) => (id === "lte" ? "wifi" : "lte");
+  const primaryOf = (s: Json) => (s.links as Json[]).find((l) => l.primary === true)?.id as AccessLinkName | undefined;
+  const otherOf = (id: AccessLinkName): AccessLinkName => (id === "lte" ? "wifi" : "lte");
 
   test("birth, telemetry with links/bindings/SA counters/decisions/system, events; no secret anywhere", async () => {
     const presence = await inbox.waitFor((m) => m.topic === `${BASE}/presence` && m.json.state === "online", 10_000, "birth");
     expect(presence.firmware).toBeString();
-    const telemetry = await inbox.waitFor((m) => m.topic === `${BASE}/telemetry` && Array.isArray(m.json.decisions) && (m.json.decisions as unknown[]).length > 0 && (m.json.bindings as Json[]).some((b) => b.state === "active"), 15_000, "telemetry");
+    const telemetry = await inbox.waitFor((m) => m.topic === `${BASE}/telemetry` && Array.isArray(m.json.decisions) && (m.json.decisions as unknown[]).length > 0 && (m.json.bindings as Json[]).some((b) => b.state === "active") && (m.json.links as Json[]).some((l) => l.primary === true), 15_000, "telemetry");
     const links = telemetry.links as Json[];
     expect(links.map((l) => l.id).sort()).toEqual(["lte", "wifi"]);
     expect(links.filter((l) => l.primary === true)).toHaveLength(1);
@@ -126,6 +130,7 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
     expect(decision.reason.length).toBeGreaterThan(5);
     const system = telemetry.system as Json;
     expect(system.firmwareVersion).toBeString();
+    expect(system.slot).toBe("a");
     expect(system.uptimeSeconds).toBeNumber();
     expect(system.memoryTotalBytes as number).toBeGreaterThan(system.memoryUsedBytes as number);
     await inbox.waitFor((m) => m.topic === `${BASE}/events` && m.json.type === "started", 5_000, "started event");
@@ -184,7 +189,7 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
       await publishDesired(3, { ...device, uplinks });
       const result = await inbox.waitFor((m) => m.topic === `${BASE}/config/result` && m.json.version === 3 && m.json.status !== "applied", 20_000, "rollback");
       expect(result.status).toBe("rolled-back");
-      expect(result.failedChecks as string[]).toContain("bindings");
+      expect(result.failedChecks as string[]).toEqual(expect.arrayContaining(["home-agent", "bindings"]));
       expect(String(result.reason)).toContain("health checks failing");
       expect(result.runningVersion).toBe(2);
       // The stored config is still version 2's (primary enabled).

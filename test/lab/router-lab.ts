@@ -33,8 +33,8 @@ export interface RouterLabOptions {
   readonly monami?: readonly string[];
   /** Writes the device config (if any) into `dir` and returns its path; it is added to the router's config. */
   readonly device?: (lab: Lab, dir: string) => string;
-  /** Environment for the router (e.g. MONAMI_BOARD). */
-  readonly routerEnv?: Readonly<Record<string, string>>;
+  /** Environment for the router (e.g. MONAMI_BOARD), given the lab's scratch directory. */
+  readonly routerEnv?: (dir: string) => Readonly<Record<string, string>>;
   /** Started in the router's namespace before the router (e.g. the MQTT relay); stopped at teardown. */
   readonly beforeRouter?: (lab: Lab, dir: string) => Promise<void>;
   readonly log?: (line: string) => void;
@@ -124,7 +124,7 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
     };
     const homeAgent = await start("ha", "homeagent", {});
     await o.beforeRouter?.(lab, dir);
-    const router = await start("mr", "router", o.routerEnv ?? {});
+    const router = await start("mr", "router", o.routerEnv?.(dir) ?? {});
     const command = async (socket: string, text: string) => (await queryRoleControl(socket, text)) as Record<string, unknown>;
     const harness: RouterLab = {
       lab,
