@@ -154,6 +154,7 @@ export function installRecord(sa: IkeSa, child: ChildSa, rekeys?: EspSpi): Child
     ...(sa.espInUdp ? { udpEncapsulation: { localPort: sa.local.port, remotePort: sa.remote.port } } : {}),
     lifetimes: sa.config.childLifetimes,
     ...(rekeys !== undefined ? { rekeys } : {}),
+    createdAsInitiator: child.createdAsInitiator,
   };
 }
 

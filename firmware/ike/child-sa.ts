@@ -77,6 +77,11 @@ export interface ChildSaInstall {
   readonly lifetimes: ChildSaLifetimes;
   /** The inbound SPI of the CHILD_SA this one replaces (rekey), if any. */
   readonly rekeys?: EspSpi;
+  /**
+   * We initiated the exchange that made it. A rekey's responder keeps sending on the old SA until that
+   * one is deleted (RFC 7296 §2.8: it cannot know when the initiator's new inbound SA is ready).
+   */
+  readonly createdAsInitiator?: boolean;
 }
 
 export type ChildSaState = "installed" | "rekeying" | "rekeyed" | "deleting";

@@ -125,8 +125,11 @@ export class IkeSaInstaller {
     const pair: Pair = { inboundSpi: inbound.spi, outboundSpi: outbound.spi, ikeSaName: child.ikeSaName, lineage };
     this.#pairs.set(inbound.spi, pair);
     lineage.pairs.push(pair);
-    // The outbound direction switches to the newest SA at once (§2.8); the older inbound SAs stay.
-    lineage.outboundPolicies = this.#replacePolicies(lineage.outboundPolicies, entries.value.outboundPolicies);
+    // §2.8: the rekey's initiator switches outbound to the new SA at once; its responder keeps sending on
+    // the old one until that is deleted (#delete then falls back to the newest). Older inbound SAs stay.
+    const keepOld = predecessor !== undefined && child.createdAsInitiator === false;
+    const outboundPolicies = keepOld ? entries.value.outboundPolicies.map((p) => ({ ...p, outboundSpi: predecessor.outboundSpi })) : entries.value.outboundPolicies;
+    lineage.outboundPolicies = this.#replacePolicies(lineage.outboundPolicies, outboundPolicies);
     lineage.inboundPolicies = this.#replacePolicies(lineage.inboundPolicies, entries.value.inboundPolicies);
     return ok([addedIn.value, addedOut.value]);
   }

@@ -124,7 +124,7 @@ export class RouterIke {
         if (this.signallingSpec && this.#sa) session.endpoint.createChild(this.#sa, false, monotonicNow(), this.signallingSpec);
         return;
       case "ike-sa-rekeyed":
-        if (e.oldName === this.#sa?.name) this.#sa = session.endpoint.find(e.sa.name);
+        if (e.oldName === this.#sa?.name) this.#sa = session.endpoint.ikeSas.find((sa) => sa.name === e.sa.name);
         return;
       case "child-sa-installed":
         if (e.child.mode === "transport" && !this.#signallingReady) {

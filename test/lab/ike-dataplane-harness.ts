@@ -1,0 +1,188 @@
+// Lab harness: `monami router` and `monami homeagent` keyed by IKEv2 (no static keys) in mr and ha, torn down always.
+
+import { chmodSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createLab, type Lab, type LabProcess } from "../../board/lab/lab.ts";
+import { ipv6Of } from "../../board/lab/topology.ts";
+import { queryRoleControl } from "../../firmware/roles/role-control.ts";
+
+const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
+export const HOME_ADDRESS = "2001:db8:10::20";
+const PSK = "h12-lab-psk-never-used-outside-0123";
+
+export interface IkeDataplaneLab {
+  readonly lab: Lab;
+  readonly logs: string[];
+  readonly homeAgentAddress: string;
+  readonly keyFiles: { readonly ikev2: string; readonly esp: string };
+  /** The home agent's core interface captured from before the router started (stop it to read the file). */
+  readonly capture: { readonly file: string; stop(): Promise<void> };
+  routerCommand(command: string): Promise<Record<string, unknown>>;
+  homeAgentCommand(command: string): Promise<Record<string, unknown>>;
+  waitForBinding(careOfAddress: string, timeoutMs?: number): Promise<void>;
+  waitForLog(pattern: RegExp, timeoutMs?: number, since?: number): Promise<string>;
+  destroy(): Promise<void>;
+}
+
+export interface IkeDataplaneOptions {
+  readonly tag: string;
+  readonly childRekeySeconds?: number;
+  readonly ikeRekeySeconds?: number;
+  readonly espProposals?: readonly string[];
+  readonly proposals?: readonly string[];
+  readonly log?: (line: string) => void;
+}
+
+function bunExecutable(): string {
+  return /(^|\/)bun[^/]*$/.test(process.execPath) ? process.execPath : "bun";
+}
+
+async function drain(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of stream) {
+    rest += decoder.decode(chunk, { stream: true });
+    const lines = rest.split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) if (line.trim() !== "") onLine(line);
+  }
+}
+
+export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promise<IkeDataplaneLab> {
+  const lab = await createLab({ tag: options.tag, profiles: { lte: "off", wifi: "off" } });
+  const logs: string[] = [];
+  const processes: LabProcess[] = [];
+  try {
+    const t = lab.topology;
+    const dir = lab.workDir;
+    const homeAgentAddress = ipv6Of(t.homeAgentHome);
+    const pskFile = join(dir, "psk");
+    writeFileSync(pskFile, PSK, { mode: 0o600 });
+    chmodSync(pskFile, 0o600);
+    const keyFiles = { ikev2: join(dir, "ikev2_decryption_table"), esp: join(dir, "esp_sa") };
+    const ike = (over: Record<string, unknown>) => ({
+      auth: { method: "psk", psk: { ref: `file:${pskFile}` } },
+      ...(options.proposals ? { proposals: options.proposals } : {}),
+      ...(options.espProposals ? { espProposals: options.espProposals } : {}),
+      childRekeySeconds: options.childRekeySeconds ?? 3600,
+      ikeRekeySeconds: options.ikeRekeySeconds ?? 14_400,
+      ...over,
+    });
+    const loop = { placement: "worker", batchSize: 64, offload: true };
+    const routerControl = join(dir, "router.sock");
+    const homeAgentControl = join(dir, "homeagent.sock");
+    writeFileSync(
+      join(dir, "router.json"),
+      JSON.stringify({
+        role: "router",
+        homeAddress: HOME_ADDRESS,
+        homeAgent: homeAgentAddress,
+        mobileNetworkPrefixes: [t.mobileNetworkPrefix],
+        lan: { interface: t.mobileRouterLan.name, address: ipv6Of(t.mobileRouterLan) },
+        tunnel: { interface: "mnr0" },
+        uplinks: [
+          { id: "lte", interface: t.access.lte.router.name, bindingId: 1, careOfAddress: ipv6Of(t.access.lte.router) },
+          { id: "wifi", interface: t.access.wifi.router.name, bindingId: 2, careOfAddress: ipv6Of(t.access.wifi.router) },
+        ],
+        activeUplink: "lte",
+        security: "ikev2",
+        ike: ike({ remoteId: homeAgentAddress, keyExport: keyFiles }),
+        controlSocket: routerControl,
+        loop,
+      }),
+    );
+    writeFileSync(
+      join(dir, "homeagent.json"),
+      JSON.stringify({
+        role: "homeagent",
+        address: homeAgentAddress,
+        uplink: { interface: t.coreHomeAgent.name },
+        tunnel: { interface: "mnh0" },
+        mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike({}) }],
+        controlSocket: homeAgentControl,
+        loop,
+      }),
+    );
+    for (const name of ["lte", "wifi"] as const) {
+      const a = t.access[name];
+      await lab.exec("mr", ["ip", "-6", "route", "replace", "default", "via", ipv6Of(a.gateway), "dev", a.router.name, "metric", name === "lte" ? "2000" : "2001"]);
+    }
+    const waiters: { pattern: RegExp; since: number; resolve: (line: string) => void }[] = [];
+    const record = (line: string) => {
+      logs.push(line);
+      options.log?.(line);
+      for (const w of [...waiters]) {
+        if (w.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    };
+    const start = async (node: "mr" | "ha", role: "router" | "homeagent") => {
+      const proc = lab.spawn(node, [bunExecutable(), MAIN, role, "run", join(dir, `${role}.json`)]);
+      processes.push(proc);
+      void drain(proc.process.stderr, (line) => record(`${role}: ${line}`));
+      const ready = Promise.withResolvers<void>();
+      void drain(proc.process.stdout, (line) => line.trim() === "ready" && ready.resolve());
+      const timer = setTimeout(() => ready.reject(new Error(`${role} not ready:\n${logs.join("\n")}`)), 20_000);
+      await ready.promise.finally(() => clearTimeout(timer));
+    };
+    await start("ha", "homeagent");
+    const captureFile = join(dir, "core.pcap");
+    const stopCapture = await lab.capture("ha", t.coreHomeAgent.name, captureFile);
+    let captureStopped = false;
+    const capture = {
+      file: captureFile,
+      async stop() {
+        if (captureStopped) return;
+        captureStopped = true;
+        await stopCapture();
+      },
+    };
+    await start("mr", "router");
+    const command = async (socket: string, text: string) => (await queryRoleControl(socket, text)) as Record<string, unknown>;
+    const harness: IkeDataplaneLab = {
+      lab,
+      logs,
+      homeAgentAddress,
+      keyFiles,
+      capture,
+      routerCommand: (c) => command(routerControl, c),
+      homeAgentCommand: (c) => command(homeAgentControl, c),
+      async waitForBinding(careOfAddress, timeoutMs = 15_000) {
+        const deadline = performance.now() + timeoutMs;
+        for (;;) {
+          const status = await command(homeAgentControl, "status");
+          const table = status.table as { careOfAddresses: string[] }[];
+          if (table.length > 0 && table[0]!.careOfAddresses[0] === careOfAddress) return;
+          if (performance.now() > deadline) throw new Error(`no binding to ${careOfAddress}: ${JSON.stringify(status)}\n${logs.join("\n")}`);
+          await Bun.sleep(100);
+        }
+      },
+      waitForLog(pattern, timeoutMs = 15_000, since = 0) {
+        const seen = logs.slice(since).find((l) => pattern.test(l));
+        if (seen) return Promise.resolve(seen);
+        return new Promise((resolve, reject) => {
+          const w = { pattern, since, resolve };
+          waiters.push(w);
+          setTimeout(() => {
+            if (!waiters.includes(w)) return;
+            waiters.splice(waiters.indexOf(w), 1);
+            reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms:\n${logs.join("\n")}`));
+          }, timeoutMs);
+        });
+      },
+      async destroy() {
+        await capture.stop().catch(() => undefined);
+        for (const p of processes.reverse()) await p.stop("SIGTERM", 6000).catch(() => 0);
+        await lab.destroy();
+      },
+    };
+    await harness.waitForBinding(ipv6Of(t.access.lte.router));
+    return harness;
+  } catch (e) {
+    for (const p of processes.reverse()) await p.stop("SIGTERM", 3000).catch(() => 0);
+    await lab.destroy();
+    throw e;
+  }
+}
