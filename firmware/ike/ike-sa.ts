@@ -39,6 +39,12 @@ export class IkeSa {
   natRemote = false;
   /** The peer sent MOBIKE_SUPPORTED and we enabled MOBIKE. */
   mobike = false;
+  /**
+   * We hold MOBIKE's initiator role (RFC 4555 §3.1: the original initiator, the mobile side, makes the
+   * address decisions). It stays with the SA's lineage: a rekey started by the peer makes the peer the
+   * new SA's initiator (RFC 7296 §2.18) but does not move the mobile side. Undefined: `isInitiator`.
+   */
+  mobikeInitiator: boolean | undefined;
   /** Both sides announced IKEV2_FRAGMENTATION_SUPPORTED. */
   fragmentation = false;
   /** The peer announced RFC 7427 signature hash algorithms. */

@@ -41,6 +41,7 @@ function successor(old: IkeSa, asInitiator: boolean, spiI: IkeSpi, spiR: IkeSpi,
   sa.natLocal = old.natLocal;
   sa.natRemote = old.natRemote;
   sa.mobike = old.mobike;
+  sa.mobikeInitiator = old.mobikeInitiator ?? old.isInitiator;
   sa.fragmentation = old.fragmentation;
   sa.peerSignatureHashes = old.peerSignatureHashes;
   if (old.peerId) sa.peerId = old.peerId;

@@ -33,7 +33,7 @@ export class MobikeUpdateInitiator implements InitiatorTask {
   }
 
   shouldRun(sa: IkeSa): boolean {
-    return sa.mobike && sa.isInitiator && sa.state === "established";
+    return sa.mobike && (sa.mobikeInitiator ?? sa.isInitiator) && sa.state === "established";
   }
 
   build(sa: IkeSa, ctx: TaskContext): Payload[] {
@@ -91,7 +91,7 @@ export class MobikeResponder implements ResponderTask {
     const p = request.payloads;
     const reply: Payload[] = [];
     if (notifies(p, NotifyType.updateSaAddresses).length > 0) {
-      if (!sa.mobike || sa.isInitiator) {
+      if (!sa.mobike || (sa.mobikeInitiator ?? sa.isInitiator)) {
         ctx.counters.increment("ike.mobike.update-refused");
       } else {
         const nat = detectNat(p, sa.initiatorSpi, sa.responderSpi, request.from, request.to);
