@@ -58,6 +58,8 @@ interface Traffic {
   txBytes: number;
   lastTotal: number | undefined;
   lastAnsweredAt: Instant | undefined;
+  /** Last radio reading: RSRP (or RSSI) on cellular, the averaged signal on Wi-Fi. */
+  signalDbm: number | undefined;
 }
 
 export interface RouterLinkMetrics {
@@ -72,6 +74,7 @@ export interface RouterLinkMetrics {
   readonly lossPercent?: number;
   readonly jitterMs?: number;
   readonly signalDbm?: number;
+  readonly radioMarginDb?: number;
   readonly score?: number;
   readonly rxBytes: number;
   readonly txBytes: number;
@@ -105,7 +108,7 @@ export class RouterLinks {
     this.#byId = new Map(options.uplinks.map((u) => [u.id, u]));
     this.#byBindingId = new Map(options.uplinks.map((u) => [u.bindingId, u]));
     this.#readers = new Map(options.uplinks.map((u) => [u.id, new InterfaceStatsReader(u.interfaceName, { counters: options.counters })]));
-    for (const u of options.uplinks) this.#traffic.set(u.id, { rxBytes: 0, txBytes: 0, lastTotal: undefined, lastAnsweredAt: undefined });
+    for (const u of options.uplinks) this.#traffic.set(u.id, { rxBytes: 0, txBytes: 0, lastTotal: undefined, lastAnsweredAt: undefined, signalDbm: undefined });
     this.#timer = new CoreTimer(
       () => this.#engine?.pollTimeout(),
       (now) => this.#turn(now),
@@ -203,6 +206,8 @@ export class RouterLinks {
         ...(s?.lossRatio !== undefined ? { lossPercent: Math.round(s.lossRatio * 1000) / 10 } : {}),
         ...(s?.jitterMs !== undefined ? { jitterMs: s.jitterMs } : {}),
         ...(s?.score !== undefined ? { score: s.score.total } : {}),
+        ...(t.signalDbm !== undefined ? { signalDbm: t.signalDbm } : {}),
+        ...(s?.marginDb !== undefined ? { radioMarginDb: Math.round(s.marginDb * 10) / 10 } : {}),
         rxBytes: t.rxBytes,
         txBytes: t.txBytes,
         ...(scheduler
@@ -290,6 +295,8 @@ export class RouterLinks {
         const radioSample = radio ? await radio.read(now) : undefined;
         if (!read.ok) continue;
         const t = this.#traffic.get(u.id)!;
+        const r = radioSample?.ok ? radioSample.value.radio : undefined;
+        t.signalDbm = r === undefined ? undefined : r.kind === "cellular" ? (r.rsrpDbm ?? r.rssiDbm) : (r.signalAvgDbm ?? r.signalDbm);
         const total = (read.value.rxBytes ?? 0) + (read.value.txBytes ?? 0);
         const moved = t.lastTotal === undefined ? 0 : Math.max(0, total - t.lastTotal);
         t.lastTotal = total;

@@ -44,7 +44,7 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
     secrets.push(broker.password, ...Object.values(LAB_KEYS).map((k) => toHex(k.keymat)));
     h = await startRouterLab({
       tag: "h13fleet",
-      routerEnv: (dir) => ({ MONAMI_BOARD: "simulated", MONAMI_SIM_ROOT: join(dir, "sim") }),
+      routerEnv: (dir) => ({ MONAMI_BOARD: "simulated", MONAMI_SIM_ROOT: join(dir, "sim"), MONAMI_SIM_LINK_TRACE: join(dir, "radio.jsonl") }),
       beforeRouter: async (lab, dir) => {
         const socket = join(dir, "mqtt.sock");
         relay = await serveUnixToTcp(socket, "127.0.0.1", broker.plainPort);
@@ -83,6 +83,13 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
           ota: { config: { watchSeconds: 4 }, image: { publicKeyFile: join(dir, "ota.pub") } },
         };
         Bun.spawnSync(["mkdir", "-p", join(dir, "state"), join(dir, "sim")]);
+        // Steady radio for both uplinks, replayed by the simulated board (no modem in the lab).
+        const trace = [
+          { format: "monami-link-trace", version: 1, name: "h13-steady", durationMs: 600_000, demandKbps: 100, links: [{ id: "lte", kind: "cellular" }, { id: "wifi", kind: "wifi" }] },
+          { t: 0, link: "lte", up: true, rtt: 40, loss: 0, rsrp: -95, rsrq: -10, sinr: 12 },
+          { t: 0, link: "wifi", up: true, rtt: 10, loss: 0, signal: -58 },
+        ];
+        writeFileSync(join(dir, "radio.jsonl"), `${trace.map((l) => JSON.stringify(l)).join("\n")}\n`);
         // The simulated board booted from slot A (factory state), so telemetry can name the slot.
         const boot = { ...encodeBootVariables(factoryBootState()), BOOTED: "A" };
         writeFileSync(join(dir, "sim", "boot-state"), `${Object.entries(boot).map(([k, v]) => `${k}=${v}`).join("\n")}\n`);
@@ -121,6 +128,8 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
     expect(links.some((l) => typeof l.rttMs === "number")).toBe(true);
     const lte = links.find((l) => l.id === "lte")!;
     expect((lte.probe as Json).bytesPerDay).toBeGreaterThan(0);
+    expect(lte.signalDbm).toBe(-95);
+    expect(links.find((l) => l.id === "wifi")!.signalDbm).toBe(-58);
     const sas = telemetry.securityAssociations as Json[];
     expect(sas.map((a) => a.spi)).toContain(LAB_KEYS.tunnelToHomeAgent.spi.toString(16).padStart(8, "0"));
     for (const a of sas) expect(typeof a.drops).toBe("object");
@@ -161,6 +170,12 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
     expect(table).toContain("links:");
     expect(table).toContain("last decisions:");
     expect(table).toMatch(/mqtt: connected/);
+  });
+
+  test("the OTA agent runs in the router: a malformed update job is refused on the OTA status topic", async () => {
+    await observer.publishAsync(`${BASE}/ota/job`, JSON.stringify({ jobId: "h13-bad", version: "9.9.9" }), { qos: 1 });
+    const status = await inbox.waitFor((m) => m.topic === `${BASE}/ota/status` && m.json.state === "failed", 10_000, "ota status");
+    expect((status.reason as Json).kind).toBe("bad-job");
   });
 
   async function publishDesired(version: number, config: Json): Promise<void> {
