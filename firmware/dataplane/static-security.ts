@@ -30,6 +30,8 @@ export interface StaticSaSpec {
   readonly integrityKey?: Uint8Array;
   readonly selectors: readonly SelectorSpec[];
   readonly replayWindow?: number;
+  /** 64-bit sequence numbers (RFC 4303 §2.2.1); both ends of a static SA must agree. */
+  readonly extendedSequenceNumbers?: boolean;
   /** Tunnel mode: outer addresses (informational; the data plane chooses outer addresses per packet). */
   readonly endpoints?: { readonly source: string; readonly destination: string };
 }
@@ -107,6 +109,7 @@ export function installSa(state: SecurityState, spec: StaticSaSpec, now: Instant
         keys,
         selectors,
         ...(spec.replayWindow !== undefined ? { replayWindow: spec.replayWindow } : {}),
+        ...(spec.extendedSequenceNumbers !== undefined ? { extendedSequenceNumbers: spec.extendedSequenceNumbers } : {}),
         ...(endpoints ? { endpoints } : {}),
       },
       now,

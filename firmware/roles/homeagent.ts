@@ -1,10 +1,11 @@
 // The `homeagent` daemon: BU/BA under ESP transport mode, the binding cache steering ESP to care-of addresses, and the home network behind.
 
 import { Counters } from "../core/counters.ts";
-import { bindingTableFromCache } from "../dataplane/binding-table.ts";
 import { DataplaneHandle, type LoopPlacement } from "../dataplane/dataplane-handle.ts";
 import type { StaticPolicySpec, StaticSaSpec } from "../dataplane/static-security.ts";
 import { BindingCache } from "../mobility/binding-cache.ts";
+import { earliest } from "../core/instant.ts";
+import { createHomeAgentMode } from "../multicoa/modes.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
 import { formatIpv6, parseIpv6, parsePrefix } from "../wire/address.ts";
 import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
@@ -34,7 +35,8 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     // Link probes (router-links.ts): keyed from this router's tunnel SA pair, before the loop takes the keys.
     const key = (d: "outbound" | "inbound") => s.value.tunnelSas.find((sa) => sa.direction === d)!.encryptionKey;
     probeKeys.set(formatIpv6(parseIpv6(mr.homeAddress)!), linkProbeKey(key("inbound"), key("outbound")));
-    tunnelSas.push(...s.value.tunnelSas);
+    // ESN and a replay window sized for multi-path reordering (ipsec.multiCoa, docs/modes.md).
+    tunnelSas.push(...s.value.tunnelSas.map((sa) => ({ ...sa, replayWindow: mr.ipsec.multiCoa.replayWindow, extendedSequenceNumbers: mr.ipsec.multiCoa.extendedSequenceNumbers })));
     policies.push(...s.value.policies);
     signallingSas.push(...s.value.signallingSas);
   }
@@ -81,9 +83,19 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     },
     counters,
   );
-  const drive = () => {
+  // The multi-CoA design (firmware/multicoa): one for this home agent, named the same as on its routers.
+  const modeName = config.mobileRouters[0]!.ipsec.multiCoaMode;
+  if (config.mobileRouters.some((mr) => mr.ipsec.multiCoaMode !== modeName)) throw new Error("mobileRouters: one ipsec.multiCoaMode for all routers of a home agent");
+  const bypass = config.mobileRouters.flatMap((mr) => mr.ipsec.multiCoa.bypass);
+  if (bypass.length > 0) log(`WARNING: ${bypass.length} flow(s) configured to bypass IPsec: ${bypass.map((b) => b.name).join(", ")}`);
+  const multiCoa = createHomeAgentMode(modeName, config.mobileRouters[0]!.ipsec.multiCoa, log);
+  handle.setSteering({ steering: { defaultUplink: 0, rules: [], bypass }, learnReturnPaths: multiCoa.learnReturnPaths });
+  const drive = (tableDue = false) => {
     const now = monotonicNow();
+    let changed = tableDue;
     for (let t = cache.pollTransmit(now); t !== undefined; t = cache.pollTransmit(now)) {
+      multiCoa.observeTransmit(t, now);
+      changed = true;
       const sealed = signalling.seal(t, now);
       if (!sealed.ok) {
         log(`BA not sent: ${sealed.error}`);
@@ -91,31 +103,31 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       }
       handle.sendSignalling(0, t.destination, sealed.value);
       counters.increment("homeagent.ba.sent");
+      counters.increment("homeagent.signalling.bytes", sealed.value.length);
     }
-    let changed = false;
     for (let e = cache.pollEvent(); e !== undefined; e = cache.pollEvent()) {
       log(`binding: ${JSON.stringify(e)}`);
       changed = true;
     }
-    // The binding cache, not the SA, says where ESP towards each mobile router goes (RFC 5648 §9.3.2).
-    if (changed) handle.setBindings(bindingTableFromCache(cache, homes));
+    // The binding cache and the design, not the SA, say which care-of addresses each router's ESP may come from and goes to (RFC 5648 §9.3.2).
+    if (changed) handle.setBindings(multiCoa.table(cache, homes, now));
     timer.rearm();
   };
   const timer = new CoreTimer(
-    () => cache.pollTimeout(),
+    () => earliest(cache.pollTimeout(), multiCoa.pollTimeout()),
     (now) => {
       cache.handleTimeout(now);
-      drive();
+      multiCoa.handleTimeout(now);
+      drive(true);
     },
   );
   handle.onSignalling = (_uplink, packet) => {
     const received = signalling.open(packet, monotonicNow());
     if (!received.ok) return;
     const r = received.value;
-    cache.handleMessage(
-      { message: r.message, source: r.source, destination: r.destination, ...(r.homeAddressOption ? { homeAddressOption: r.homeAddressOption } : {}), protectedByEsp: true },
-      monotonicNow(),
-    );
+    const input = { message: r.message, source: r.source, destination: r.destination, ...(r.homeAddressOption ? { homeAddressOption: r.homeAddressOption } : {}), protectedByEsp: true };
+    multiCoa.observeBindingUpdate(input, monotonicNow());
+    cache.handleMessage(input, monotonicNow());
     drive();
   };
 
@@ -132,7 +144,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
   const control = serveRoleControl(config.controlSocket, async (words) => {
     switch (words[0]) {
       case "status":
-        return { role: "homeagent", pid: process.pid, placement: handle.placement, tunnelMtu: ready.tunnelMtu, bindings: Object.fromEntries(homes.map((h) => [h, cache.bindingsOf(h)])), table: bindingTableFromCache(cache, homes) };
+        return { role: "homeagent", pid: process.pid, placement: handle.placement, tunnelMtu: ready.tunnelMtu, bindings: Object.fromEntries(homes.map((h) => [h, cache.bindingsOf(h)])), table: multiCoa.table(cache, homes, monotonicNow()), multiCoa: multiCoa.status() };
       case "counters":
         return { ...counters.snapshot(), ...(await handle.counters()) };
       case "lateness":

@@ -1,12 +1,15 @@
 // The `router` daemon: mobile network → ESP tunnel over the chosen uplink; BU/BA from the care-of address under ESP transport mode.
 
+import { readFileSync } from "node:fs";
 import { Counters } from "../core/counters.ts";
 import { DataplaneHandle, type LoopPlacement } from "../dataplane/dataplane-handle.ts";
 import { BindingUpdateList } from "../mobility/binding-update-list.ts";
 import { bindingId, linkId } from "../mobility/types.ts";
+import { modeUplinks } from "../multicoa/mode.ts";
+import { createRouterMode } from "../multicoa/modes.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
 import { type RouterServices, startRouterServices } from "../runtime/router-runtime.ts";
-import { parsePrefix, type Prefix } from "../wire/address.ts";
+import { formatIpv6, parseIpv6, parsePrefix, type Prefix } from "../wire/address.ts";
 import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { routerSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey } from "./link-probes.ts";
@@ -47,7 +50,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       uplinks: config.uplinks.map((u) => ({ id: u.id, interfaceName: u.interface, mtu: u.mtu, sourceAddress: u.careOfAddress })),
       homeAgentAddress: config.homeAgent,
       tooBigSource: config.lan.address,
-      sas: security.value.tunnelSas,
+      // ESN and a replay window sized for multi-path reordering (ipsec.multiCoa, docs/modes.md).
+      sas: security.value.tunnelSas.map((sa) => ({ ...sa, replayWindow: config.ipsec.multiCoa.replayWindow, extendedSequenceNumbers: config.ipsec.multiCoa.extendedSequenceNumbers })),
       policies: security.value.policies,
       signalling: true,
       socketBufferBytes: config.loop.socketBufferBytes,
@@ -84,22 +88,50 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     counters,
   );
   const uplinkIndex = new Map(config.uplinks.map((u, i) => [u.id, i]));
+  // The multi-CoA design (firmware/multicoa, ipsec.multiCoaMode): registrations, BU routing, per-flow uplinks.
+  if (config.ipsec.multiCoa.bypass.length > 0) log(`WARNING: ${config.ipsec.multiCoa.bypass.length} flow(s) configured to bypass IPsec: ${config.ipsec.multiCoa.bypass.map((b) => b.name).join(", ")}`);
+  const multiCoa = createRouterMode(config.ipsec.multiCoaMode, { bul, uplinks: modeUplinks(config.uplinks), config: config.ipsec.multiCoa, preferred: active, log });
   const drive = () => {
     const now = monotonicNow();
-    for (let t = bul.pollTransmit(now); t !== undefined; t = bul.pollTransmit(now)) {
-      const index = t.linkId === undefined ? active : (uplinkIndex.get(t.linkId) ?? active);
-      const sealed = signalling.seal(t, now);
-      if (!sealed.ok) {
-        log(`BU not sent: ${sealed.error}`);
-        continue;
+    for (let round = 0, moved = true; moved && round < 4; round++) {
+      moved = false;
+      for (let t = bul.pollTransmit(now); t !== undefined; t = bul.pollTransmit(now)) {
+        const routed = multiCoa.routeSignalling(t);
+        const index = routed.linkId === undefined ? active : (uplinkIndex.get(routed.linkId) ?? active);
+        const sealed = signalling.seal(routed, now);
+        moved = true;
+        if (!sealed.ok) {
+          log(`BU not sent: ${sealed.error}`);
+          continue;
+        }
+        handle.sendSignalling(index, routed.destination, sealed.value);
+        counters.increment("router.bu.sent");
+        counters.increment("router.signalling.bytes", sealed.value.length);
       }
-      handle.sendSignalling(index, t.destination, sealed.value);
-      counters.increment("router.bu.sent");
+      let events = 0;
+      for (let e = bul.pollEvent(); e !== undefined; e = bul.pollEvent(), events++) {
+        log(`binding: ${JSON.stringify(e)}`);
+        multiCoa.handleBindingEvent(e, now);
+      }
+      if (events > 0) services?.bindingsChanged();
+      moved ||= events > 0;
+      const directive = multiCoa.pollDirective();
+      if (directive) {
+        handle.setSteering({ steering: directive.steering, careOfAddresses: directive.careOfAddresses });
+        const next = directive.steering.defaultUplink;
+        if (next !== active) {
+          log(`uplink ${config.uplinks[active]?.id ?? "none"} → ${config.uplinks[next]?.id ?? "none"} (${multiCoa.name})`);
+          active = next;
+          counters.increment("router.uplink.switches");
+        }
+      }
     }
-    let events = 0;
-    for (let e = bul.pollEvent(); e !== undefined; e = bul.pollEvent(), events++) log(`binding: ${JSON.stringify(e)}`);
-    if (events > 0) services?.bindingsChanged();
     timer.rearm();
+  };
+  /** Uplinks with carrier at start are usable; the link monitor (or `link ID up|down`) says so later. */
+  const startLinks = () => {
+    for (const u of config.uplinks) if (hasCarrier(u.interface)) multiCoa.linkUp(u.id, monotonicNow());
+    drive();
   };
   const timer = new CoreTimer(
     () => bul.pollTimeout(),
@@ -112,38 +144,23 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     const received = signalling.open(packet, monotonicNow());
     if (!received.ok) return;
     const r = received.value;
+    multiCoa.observeReceived(r.message, monotonicNow());
     bul.handleMessage({ message: r.message, source: r.source, destination: r.routingType2Address ?? r.destination }, monotonicNow());
     drive();
   };
-  const register = (index: number) => {
-    const u = config.uplinks[index]!;
-    bul.addCareOfAddress(monotonicNow(), { bindingId: bindingId(u.bindingId), linkId: linkId(u.id), careOfAddress: { family: "ipv6", address: u.careOfAddress } });
-    bul.setPreferredBindingId(bindingId(u.bindingId));
-  };
-  register(active);
-  drive();
+  startLinks();
 
   const switchUplink = (id: string) => {
     const next = uplinkIndex.get(id);
     if (next === undefined) throw new Error(`no uplink '${id}'`);
     if (next === active) return { uplink: id, changed: false };
-    const previous = active;
-    register(next);
-    bul.removeCareOfAddress(monotonicNow(), bindingId(config.uplinks[previous]!.bindingId));
-    active = next;
-    handle.setActiveUplink(next);
-    counters.increment("router.uplink.switches");
-    log(`uplink ${config.uplinks[previous]!.id} → ${id}`);
+    // The link policy's choice: the design moves traffic (and the primary) there, make-before-break.
+    multiCoa.prefer(id, monotonicNow());
     drive();
     return { uplink: id, changed: true };
   };
 
   // With a device config: automatic link selection, fleet link, OTA agent, watchdog (firmware/runtime/router-runtime.ts).
-  const addBinding = (index: number) => {
-    const u = config.uplinks[index]!;
-    bul.addCareOfAddress(monotonicNow(), { bindingId: bindingId(u.bindingId), linkId: linkId(u.id), careOfAddress: { family: "ipv6", address: u.careOfAddress } });
-    drive();
-  };
   let services: RouterServices | undefined;
   handle.onLocal = (uplink, _source, packet) => services?.handleLocal(uplink, packet);
   if (config.device !== undefined) {
@@ -157,18 +174,17 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
           probeKey,
           bindings: () => bul.bindings(),
           activeUplink: () => active,
-          register: addBinding,
+          register: (index) => {
+            multiCoa.linkUp(config.uplinks[index]!.id, monotonicNow());
+            drive();
+          },
           deregister: (index) => {
-            bul.removeCareOfAddress(monotonicNow(), bindingId(config.uplinks[index]!.bindingId));
+            multiCoa.linkDown(config.uplinks[index]!.id, monotonicNow());
             drive();
           },
           moveTraffic: (index) => {
-            if (index === active) return;
-            log(`uplink ${config.uplinks[active]?.id ?? "none"} → ${config.uplinks[index]?.id ?? "none"}`);
-            active = index;
-            handle.setActiveUplink(index);
-            if (index >= 0) bul.setPreferredBindingId(bindingId(config.uplinks[index]!.bindingId));
-            counters.increment("router.uplink.switches");
+            if (index < 0 || index === active) return;
+            multiCoa.prefer(config.uplinks[index]!.id, monotonicNow());
             drive();
           },
         },
@@ -196,6 +212,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
           tunnelMtu: ready.tunnelMtu,
           innerMtus: ready.innerMtus,
           bindings: bul.bindings(),
+          multiCoa: multiCoa.status(),
           ...services?.status(),
         };
       case "counters":
@@ -206,8 +223,25 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
         if (words[1] === undefined) throw new Error("usage: uplink ID");
         if (services) throw new Error("uplink selection is automatic (the device config's link policy); see 'status' for its decisions");
         return switchUplink(words[1]);
+      case "link": {
+        // The link monitor's verdicts (carrier, probes): `link ID up|down`.
+        const [, id, state] = words;
+        if (id === undefined || (state !== "up" && state !== "down")) throw new Error("usage: link ID up|down");
+        if (state === "up") multiCoa.linkUp(id, monotonicNow());
+        else multiCoa.linkDown(id, monotonicNow());
+        drive();
+        return { link: id, state, activeUplink: config.uplinks[active]?.id ?? null };
+      }
+      case "address": {
+        // A new address on an uplink (SLAAC, DHCPv6): its BID is registered again with it (RFC 5648 §6.2).
+        const [, id, address] = words;
+        if (id === undefined || address === undefined || parseIpv6(address) === undefined) throw new Error("usage: address ID IPV6");
+        multiCoa.addressChanged(id, formatIpv6(parseIpv6(address)!), monotonicNow());
+        drive();
+        return { uplink: id, careOfAddress: address };
+      }
       default:
-        throw new Error(`unknown command '${words[0] ?? ""}'; try status, counters, lateness, uplink ID`);
+        throw new Error(`unknown command '${words[0] ?? ""}'; try status, counters, lateness, uplink ID, link ID up|down, address ID IPV6`);
     }
   }, services?.controlGroup);
   log(`router up: home address ${config.homeAddress}, home agent ${config.homeAgent}, control ${config.controlSocket}`);
@@ -231,4 +265,13 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       log(`router down: ${closed} descriptors closed`);
     },
   };
+}
+
+/** Whether the interface has carrier now (`/sys/class/net/IF/carrier`; unreadable: assume yes). */
+function hasCarrier(interfaceName: string): boolean {
+  try {
+    return readFileSync(`/sys/class/net/${interfaceName}/carrier`, "utf8").trim() === "1";
+  } catch {
+    return true;
+  }
 }

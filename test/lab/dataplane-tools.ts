@@ -94,7 +94,7 @@ if (mode === "sink") {
   const counters = new Counters();
   const sad = new SecurityAssociationDatabase(await fastestCryptoProvider());
   const k = LAB_KEYS.tunnelToHomeAgent;
-  const added = sad.add({ spi: spi(k.spi), direction: "outbound", mode: "tunnel", suite: "aes128gcm16", keys: { encryption: new SecretBytes(Uint8Array.from(k.keymat)) } }, instant(0));
+  const added = sad.add({ spi: spi(k.spi), direction: "outbound", mode: "tunnel", suite: "aes128gcm16", extendedSequenceNumbers: true, keys: { encryption: new SecretBytes(Uint8Array.from(k.keymat)) } }, instant(0));
   if (!added.ok) throw new Error(JSON.stringify(added.error));
   const sa = added.value;
   sa.sequenceLow = Number(sequence) - 1;
