@@ -1,0 +1,97 @@
+// bench:modes — every multi-CoA design × scenario in the lab (root), 1000 packets/s each way: loss, outage, signalling, SAs, router CPU.
+//
+//   bun run bench:modes [--json] [--markdown] [--modes simultaneous,primary] [--scenarios break,blackhole]
+//
+// Not a test: it prints figures (a table, or `--json` with `rows` and `headline`). docs/modes.md keeps the latest table.
+
+import { parseArgs } from "node:util";
+import { labUnavailableReason } from "../board/lab/lab.ts";
+import { type ModeRunResult, runModeScenario } from "../board/lab/modes-lab.ts";
+import { SCENARIOS } from "../board/lab/scenarios.ts";
+import type { MultiCoaMode } from "../firmware/config/schema.ts";
+
+const { values } = parseArgs({
+  options: {
+    json: { type: "boolean", default: false },
+    markdown: { type: "boolean", default: false },
+    modes: { type: "string", default: "simultaneous,primary" },
+    scenarios: { type: "string" },
+    parallel: { type: "string", default: "2" },
+    verbose: { type: "boolean", default: false },
+  },
+});
+
+const reason = labUnavailableReason();
+if (reason !== undefined) {
+  console.error(`bench:modes: ${reason}`);
+  process.exit(2);
+}
+
+const modes = values.modes.split(",") as MultiCoaMode[];
+const wanted = values.scenarios?.split(",");
+const scenarios = SCENARIOS.filter((s) => s.unavailable === undefined && (wanted === undefined || wanted.includes(s.name)));
+const jobs = modes.flatMap((mode) => scenarios.map((scenario) => ({ mode, scenario })));
+const results: ModeRunResult[] = [];
+const failures: string[] = [];
+let next = 0;
+async function worker(): Promise<void> {
+  while (next < jobs.length) {
+    const job = jobs[next++]!;
+    const started = performance.now();
+    try {
+      results.push(await runModeScenario({ ...job, tag: "h14b", ...(values.verbose ? { log: (l: string) => console.error(`[${job.mode}/${job.scenario.name}] ${l}`) } : {}) }));
+      console.error(`${job.mode} × ${job.scenario.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    } catch (e) {
+      failures.push(`${job.mode} × ${job.scenario.name}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+      console.error(failures.at(-1));
+    }
+  }
+}
+await Promise.all(Array.from({ length: Number(values.parallel) }, worker));
+results.sort((a, b) => modes.indexOf(a.mode) - modes.indexOf(b.mode) || scenarios.findIndex((s) => s.name === a.scenario) - scenarios.findIndex((s) => s.name === b.scenario));
+
+const rows = results.map((r) => ({
+  mode: r.mode,
+  scenario: r.scenario,
+  lostUp: r.lostUp,
+  lostDown: r.lostDown,
+  outageMs: r.outageMs,
+  signallingMessages: r.signallingMessages,
+  signallingBytes: r.signallingBytes,
+  ikeSAs: r.ikeSAs,
+  childSAs: r.childSAs,
+  routerCpuPct: r.routerCpuPct,
+  detectionMs: r.detectionMs ?? null,
+  maxReorderDepth: Math.max(r.up.maxReorderDepth, r.down.maxReorderDepth),
+  plaintextLeaks: r.plaintextLeaks,
+}));
+const find = (mode: string, scenario: string) => results.find((r) => r.mode === mode && r.scenario === scenario);
+const mbb = results.filter((r) => r.scenario === "make-before-break");
+const simBreak = find("simultaneous", "break");
+const headline = {
+  makeBeforeBreakLost: mbb.length === 0 ? null : Math.max(...mbb.map((r) => r.lostUp + r.lostDown)),
+  simultaneousBreakOutageMs: simBreak?.outageMs ?? null,
+  detectionMs: simBreak?.detectionMs ?? null,
+  rttMs: simBreak?.rttMs.lte ?? null,
+  reorderDepthMakeBeforeBreak: find("simultaneous", "make-before-break") ? Math.max(find("simultaneous", "make-before-break")!.up.maxReorderDepth, find("simultaneous", "make-before-break")!.down.maxReorderDepth) : null,
+  rttMsByUplink: simBreak?.rttMs ?? null,
+};
+
+if (values.json) {
+  console.log(JSON.stringify({ rows, headline, failures }, null, 2));
+} else {
+  const columns = ["mode", "scenario", "lostUp", "lostDown", "outageMs", "detectionMs", "signallingMessages", "signallingBytes", "ikeSAs", "childSAs", "routerCpuPct", "maxReorderDepth", "plaintextLeaks"] as const;
+  const cells = rows.map((r) => columns.map((c) => String(r[c] ?? "–")));
+  if (values.markdown) {
+    console.log(`| ${columns.join(" | ")} |`);
+    console.log(`|${columns.map(() => "---").join("|")}|`);
+    for (const row of cells) console.log(`| ${row.join(" | ")} |`);
+  } else {
+    const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+    console.log(columns.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+    for (const row of cells) console.log(row.map((v, i) => v.padEnd(widths[i]!)).join("  "));
+  }
+  console.log(`\nheadline: ${JSON.stringify(headline)}`);
+  for (const f of failures) console.log(`failed: ${f}`);
+}
+process.exit(failures.length === 0 ? 0 : 1);

@@ -1,0 +1,322 @@
+// Runs one multi-CoA design through one scenario with the real `monami router` and `monami homeagent`, and measures it.
+//
+// The lab (namespaces tagged with `tag` and the pid, always deleted) gets lossless LTE/Wi-Fi profiles;
+// both daemons run with `ipsec.multiCoaMode`; the link monitor (link-monitor.ts) tells the router
+// about carrier, silence and address changes through its control socket; a 1000 packets/s UDP stream
+// runs each way (lan ↔ cn, one flow); mr's uplinks are captured to check that nothing protected leaves
+// in clear. Used by test/lab/modes-*.test.ts and bench/modes.ts.
+
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { toHex } from "../../firmware/core/hex.ts";
+import type { MultiCoaMode } from "../../firmware/config/schema.ts";
+import { queryRoleControl } from "../../firmware/roles/role-control.ts";
+import { createLab, type Lab, type LabProcess } from "./lab.ts";
+import { startLinkMonitor } from "./link-monitor.ts";
+import { pcapField } from "./probes.ts";
+import { type Scenario, SCENARIO_PROFILES } from "./scenarios.ts";
+import type { StreamReport } from "./stream-tool.ts";
+import { type AccessLinkName, ACCESS_LINKS, ipv6Of } from "./topology.ts";
+
+const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
+const STREAM_TOOL = resolve(import.meta.dir, "stream-tool.ts");
+const HOME_ADDRESS = "2001:db8:10::20";
+const PPS = 1000;
+const LAN_PORT = 4000;
+const CN_PORT = 4001;
+
+export interface ModeRunOptions {
+  readonly mode: MultiCoaMode;
+  readonly scenario: Scenario;
+  /** Namespace tag (lowercase alphanumerics); the pid is added by the lab. */
+  readonly tag: string;
+  /** Extra `ipsec.multiCoa` settings (same on both daemons). */
+  readonly multiCoa?: Record<string, unknown>;
+  readonly log?: (line: string) => void;
+  /** Keep the pcaps and logs (the lab's work folder is deleted otherwise). */
+  readonly keepFiles?: string;
+  /** Runs after the scenario, with the lab still up (security checks in tests). */
+  readonly after?: (run: LiveRun) => Promise<void>;
+}
+
+/** The lab while a run is live (for extra checks). */
+export interface LiveRun {
+  readonly lab: Lab;
+  readonly homeAgentAddress: string;
+  routerCommand(command: string): Promise<Record<string, unknown>>;
+  homeAgentCommand(command: string): Promise<Record<string, unknown>>;
+}
+
+export interface ModeRunResult {
+  readonly mode: MultiCoaMode;
+  readonly scenario: string;
+  readonly up: StreamReport;
+  readonly down: StreamReport;
+  readonly lostUp: number;
+  readonly lostDown: number;
+  /** The longest time either direction received nothing (ms). */
+  readonly outageMs: number;
+  /** Link monitor decision − scenario event (ms), for the first event that changed a link's state. */
+  readonly detectionMs: number | undefined;
+  readonly signallingMessages: number;
+  readonly signallingBytes: number;
+  readonly ikeSAs: number;
+  readonly childSAs: number;
+  readonly routerCpuPct: number;
+  /** Packets on mr's uplinks that show an inner address (lan, cn, home address) or a Mobility Header in clear. */
+  readonly plaintextLeaks: number;
+  readonly espPackets: number;
+  readonly routerStatus: Record<string, unknown>;
+  readonly homeAgentStatus: Record<string, unknown>;
+  readonly routerCounters: Record<string, number>;
+  readonly homeAgentCounters: Record<string, number>;
+  /** The home agent's binding table at the end: care-of addresses (uplink names) it accepts. */
+  readonly registeredAtEnd: readonly string[];
+  readonly decisions: readonly { link: AccessLinkName; up: boolean; reason: string; atMs: number }[];
+  /** Round-trip time from mr to the home agent over each uplink up at start (ping median, ms). */
+  readonly rttMs: Partial<Record<AccessLinkName, number>>;
+}
+
+function keymat(seed: number): Uint8Array {
+  return Uint8Array.from({ length: 20 }, (_, i) => (seed + i * 7) & 0xff);
+}
+
+function bun(): string {
+  return /(^|\/)bun[^/]*$/.test(process.execPath) ? process.execPath : "bun";
+}
+
+function cpuTicks(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, clock ticks
+  } catch {
+    return 0;
+  }
+}
+
+async function drain(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of stream) {
+    rest += decoder.decode(chunk, { stream: true });
+    const lines = rest.split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) if (line.trim() !== "") onLine(line);
+  }
+  if (rest.trim() !== "") onLine(rest);
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** One design through one scenario; the lab is always torn down. */
+export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult> {
+  const log = o.log ?? (() => {});
+  const lab = await createLab({ tag: o.tag, profiles: SCENARIO_PROFILES, log: (l) => log(`lab: ${l}`) });
+  const logs: string[] = [];
+  const processes: LabProcess[] = [];
+  try {
+    const t = lab.topology;
+    const dir = lab.workDir;
+    const homeAgentAddress = ipv6Of(t.homeAgentHome);
+    const key = (name: string, bytes: Uint8Array) => {
+      const path = join(dir, `${name}.key`);
+      writeFileSync(path, `${toHex(bytes)}\n`, { mode: 0o600 });
+      chmodSync(path, 0o600);
+      return { ref: `file:${path}` };
+    };
+    const pair = (outSpi: number, outSeed: number, inSpi: number, inSeed: number, names: [string, string]) => ({
+      suite: "aes128gcm16",
+      outbound: { spi: outSpi, key: key(names[0], keymat(outSeed)) },
+      inbound: { spi: inSpi, key: key(names[1], keymat(inSeed)) },
+    });
+    const multiCoa = { ...o.multiCoa };
+    const loop = { placement: "worker", batchSize: 64, offload: true };
+    const routerConfig = {
+      role: "router",
+      homeAddress: HOME_ADDRESS,
+      homeAgent: homeAgentAddress,
+      mobileNetworkPrefixes: [t.mobileNetworkPrefix],
+      lan: { interface: t.mobileRouterLan.name, address: ipv6Of(t.mobileRouterLan) },
+      tunnel: { interface: "mnr0" },
+      uplinks: ACCESS_LINKS.map((name, i) => ({ id: name, interface: t.access[name].router.name, bindingId: i + 1, careOfAddress: ipv6Of(t.access[name].router), kind: name === "lte" ? "cellular" : "wifi" })),
+      activeUplink: "wifi",
+      ipsec: {
+        tunnel: pair(0x1001, 0x11, 0x2001, 0x22, ["mr-tunnel-out", "mr-tunnel-in"]),
+        signalling: pair(0x1002, 0x33, 0x2002, 0x44, ["mr-mh-out", "mr-mh-in"]),
+        multiCoaMode: o.mode,
+        multiCoa,
+      },
+      controlSocket: join(dir, "router.sock"),
+      loop,
+    };
+    const homeAgentConfig = {
+      role: "homeagent",
+      address: homeAgentAddress,
+      uplink: { interface: t.coreHomeAgent.name },
+      tunnel: { interface: "mnh0" },
+      mobileRouters: [
+        {
+          homeAddress: HOME_ADDRESS,
+          mobileNetworkPrefixes: [t.mobileNetworkPrefix],
+          ipsec: {
+            tunnel: pair(0x2001, 0x22, 0x1001, 0x11, ["ha-tunnel-out", "ha-tunnel-in"]),
+            signalling: pair(0x2002, 0x44, 0x1002, 0x33, ["ha-mh-out", "ha-mh-in"]),
+            multiCoaMode: o.mode,
+            multiCoa,
+          },
+        },
+      ],
+      controlSocket: join(dir, "homeagent.sock"),
+      loop,
+    };
+    writeFileSync(join(dir, "router.json"), JSON.stringify(routerConfig, null, 2));
+    writeFileSync(join(dir, "homeagent.json"), JSON.stringify(homeAgentConfig, null, 2));
+    for (const name of ACCESS_LINKS) {
+      const a = t.access[name];
+      await lab.exec("mr", ["ip", "-6", "route", "replace", "default", "via", ipv6Of(a.gateway), "dev", a.router.name, "metric", name === "lte" ? "2000" : "2001"]);
+    }
+    for (const name of ACCESS_LINKS) if (!o.scenario.initiallyUp.includes(name)) await lab.cut(name, "carrier");
+
+    const start = async (node: "mr" | "ha", role: string, config: string): Promise<LabProcess> => {
+      const proc = lab.spawn(node, [bun(), MAIN, role, "run", join(dir, config)]);
+      processes.push(proc);
+      void drain(proc.process.stderr, (line) => {
+        logs.push(`${role}: ${line}`);
+        log(`${role}: ${line}`);
+      });
+      let ready = false;
+      void drain(proc.process.stdout, (line) => {
+        if (line.trim() === "ready") ready = true;
+      });
+      await waitFor(`${role} ready\n${logs.join("\n")}`, 20_000, async () => ready || proc.process.exitCode !== null);
+      if (!ready) throw new Error(`${role} exited:\n${logs.join("\n")}`);
+      return proc;
+    };
+    const homeAgent = await start("ha", "homeagent", "homeagent.json");
+    const router = await start("mr", "router", "router.json");
+    const routerCommand = async (c: string) => (await queryRoleControl(routerConfig.controlSocket, c)) as Record<string, unknown>;
+    const homeAgentCommand = async (c: string) => (await queryRoleControl(homeAgentConfig.controlSocket, c)) as Record<string, unknown>;
+    const live: LiveRun = { lab, homeAgentAddress, routerCommand, homeAgentCommand };
+
+    // Links the monitor reports go to the router's design (`link ID up|down`, `address ID ADDR`).
+    const events: { at: number; link?: AccessLinkName }[] = [];
+    const monitor = await startLinkMonitor(lab, {
+      target: ipv6Of(t.coreHomeAgent),
+      initiallyUp: o.scenario.initiallyUp,
+      onChange: (link, up, reason) => {
+        log(`monitor: ${link} ${up ? "up" : "down"} (${reason})`);
+        void routerCommand(`link ${link} ${up ? "up" : "down"}`).catch((e) => log(`monitor: ${e}`));
+      },
+      onAddress: (link, address) => {
+        log(`monitor: ${link} address ${address}`);
+        void routerCommand(`address ${link} ${address}`).catch((e) => log(`monitor: ${e}`));
+      },
+    });
+    try {
+      const preferred = o.scenario.initiallyUp.includes("wifi") ? "wifi" : "lte";
+      await waitFor(`the home agent's binding of ${preferred}\n${logs.join("\n")}`, 15_000, async () => {
+        const status = await homeAgentCommand("status");
+        const table = status.table as { careOfAddresses: string[] }[];
+        return table.length > 0 && table[0]!.careOfAddresses[0] === ipv6Of(t.access[preferred].router) && (await routerCommand("status")).activeUplink === preferred;
+      });
+      const rttMs: Partial<Record<AccessLinkName, number>> = {};
+      for (const l of o.scenario.initiallyUp) {
+        const rtt = await lab.exec("mr", ["ping", "-6", "-n", "-c", "5", "-i", "0.05", "-I", t.access[l].router.name, ipv6Of(t.coreHomeAgent)]);
+        const rtts = [...rtt.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+        if (rtts.length > 0) rttMs[l] = rtts[rtts.length >> 1]!;
+      }
+
+      const files = ACCESS_LINKS.map((l) => join(dir, `${l}.pcap`));
+      const stops = [];
+      for (const [i, l] of ACCESS_LINKS.entries()) stops.push(await lab.capture("mr", t.access[l].router.name, files[i]!, "ip6"));
+
+      const before = { router: await routerCommand("counters"), homeAgent: await homeAgentCommand("counters"), cpu: cpuTicks(router.pid), at: performance.now() };
+      const seconds = o.scenario.durationMs / 1000;
+      const startAt = performance.timeOrigin + performance.now() + 500;
+      const stream = (node: "lan" | "cn", local: string, port: number, peer: string, peerPort: number) => {
+        const p = lab.spawn(node, [bun(), STREAM_TOOL, "--local", local, "--port", String(port), "--peer", peer, "--peer-port", String(peerPort), "--pps", String(PPS), "--seconds", String(seconds), "--start-at", String(startAt)]);
+        processes.push(p);
+        return p;
+      };
+      const lan = ipv6Of(t.lanHost);
+      const cn = ipv6Of(t.correspondent);
+      const cnStream = stream("cn", cn, CN_PORT, lan, LAN_PORT);
+      const lanStream = stream("lan", lan, LAN_PORT, cn, CN_PORT);
+      const reports = [lanStream, cnStream].map(async (p) => {
+        let out = "";
+        await drain(p.process.stdout, (line) => (out += line));
+        return JSON.parse(out) as StreamReport;
+      });
+      const streamStart = startAt - performance.timeOrigin;
+      for (const step of o.scenario.steps) {
+        const wait = streamStart + step.atMs - performance.now();
+        if (wait > 0) await Bun.sleep(wait);
+        events.push({ at: performance.now() });
+        log(`scenario: ${step.what}`);
+        await step.run(lab);
+      }
+      const [lanReport, cnReport] = await Promise.all(reports);
+      const after = { router: await routerCommand("counters"), homeAgent: await homeAgentCommand("counters"), cpu: cpuTicks(router.pid), at: performance.now() };
+      for (const stop of stops) await stop();
+      // Let the designs settle (a last BU/BA) before the end state is read.
+      await Bun.sleep(300);
+      const routerStatus = await routerCommand("status");
+      const homeAgentStatus = await homeAgentCommand("status");
+      if (o.after) await o.after(live);
+
+      const inner = [lan, cn, HOME_ADDRESS];
+      let plaintextLeaks = 0;
+      let espPackets = 0;
+      for (const f of files) {
+        plaintextLeaks += (await pcapField(f, "frame.number", `${inner.map((a) => `ipv6.addr == ${a}`).join(" || ")} || mipv6 || udp.port == ${LAN_PORT} || udp.port == ${CN_PORT}`)).length;
+        espPackets += (await pcapField(f, "frame.number", "esp")).length;
+      }
+      const firstEvent = events[0]?.at;
+      const firstDecision = monitor.decisions.find((d) => firstEvent !== undefined && d.at >= firstEvent);
+      const delta = (name: string, side: "router" | "homeAgent") => Number(after[side][name] ?? 0) - Number(before[side][name] ?? 0);
+      const bindings = Object.values(homeAgentStatus.bindings as Record<string, { careOfAddress: { address: string } }[]>)[0] ?? [];
+      const nameOf = (address: string) => ACCESS_LINKS.find((l) => ipv6Of(t.access[l].router) === address) ?? (address === "2001:db8:2::3" ? "wifi" : address);
+      const ticksPerSecond = 100;
+      // The uplink direction (lan → cn) is what cn received; the downlink what lan received.
+      const up = cnReport!;
+      const down = lanReport!;
+      return {
+        mode: o.mode,
+        scenario: o.scenario.name,
+        up,
+        down,
+        lostUp: lanReport!.sent - cnReport!.received,
+        lostDown: cnReport!.sent - lanReport!.received,
+        outageMs: Math.round(Math.max(0, ...up.gaps.map((g) => g.ms), ...down.gaps.map((g) => g.ms))),
+        detectionMs: firstDecision && firstEvent !== undefined ? Math.round(firstDecision.at - firstEvent) : undefined,
+        signallingMessages: delta("router.bu.sent", "router") + delta("homeagent.ba.sent", "homeAgent"),
+        signallingBytes: delta("router.signalling.bytes", "router") + delta("homeagent.signalling.bytes", "homeAgent"),
+        ikeSAs: Number(routerStatus.ikeSAs ?? 0),
+        childSAs: Number(routerStatus.childSAs ?? 1),
+        routerCpuPct: Math.round((((after.cpu - before.cpu) / ticksPerSecond) * 1000 * 100) / (after.at - before.at)),
+        plaintextLeaks,
+        espPackets,
+        routerStatus,
+        homeAgentStatus,
+        routerCounters: after.router as Record<string, number>,
+        homeAgentCounters: after.homeAgent as Record<string, number>,
+        registeredAtEnd: bindings.map((b) => nameOf(b.careOfAddress.address)),
+        decisions: monitor.decisions.map((d) => ({ link: d.link, up: d.up, reason: d.reason, atMs: Math.round(d.at - streamStart) })),
+        rttMs,
+      };
+    } finally {
+      await monitor.stop();
+    }
+  } catch (e) {
+    throw e instanceof Error ? new Error(`${o.mode}/${o.scenario.name}: ${e.message}\n${logs.slice(-60).join("\n")}`) : e;
+  } finally {
+    for (const p of processes.reverse()) await p.stop("SIGTERM", 3000).catch(() => 0);
+    await lab.destroy();
+  }
+}

@@ -1,0 +1,162 @@
+// The multi-CoA scenarios (issue 7 (a)–(g)) as scripts over the lab: deterministic link profiles and timed link events.
+//
+// Times are from the start of the measured traffic. Wi-Fi is the preferred uplink (the vehicle uses
+// depot/hotspot Wi-Fi when it has it), LTE the fallback; profiles are lossless so every lost packet
+// is the design's. The demo and the tests use the same scripts (board/lab/modes-lab.ts runs them).
+
+import type { Lab } from "./lab.ts";
+import { type LinkProfile, type PathProfile, symmetric } from "./profiles.ts";
+import type { AccessLinkName } from "./topology.ts";
+
+export type ScenarioName = "make-before-break" | "break" | "blackhole" | "flapping" | "address-change" | "nat-rebinding" | "degraded";
+
+export interface ScenarioStep {
+  readonly atMs: number;
+  readonly what: string;
+  run(lab: Lab): Promise<void>;
+}
+
+export interface Scenario {
+  readonly name: ScenarioName;
+  /** The issue's letter. */
+  readonly letter: string;
+  readonly title: string;
+  /** Uplinks with carrier when the daemons start. */
+  readonly initiallyUp: readonly AccessLinkName[];
+  /** How long the measured streams run. */
+  readonly durationMs: number;
+  readonly steps: readonly ScenarioStep[];
+  /** Undefined: runs here. Otherwise why it cannot run yet. */
+  readonly unavailable?: string;
+  /** What must hold at the end. */
+  readonly expect: {
+    /** The uplink carrying the default flow at the end. */
+    readonly finalUplink: AccessLinkName;
+    /** Care-of addresses registered at the home agent at the end (uplink names). */
+    readonly registered: readonly AccessLinkName[];
+    /** No packet may be lost (make-before-break). */
+    readonly lossless: boolean;
+  };
+}
+
+/** LTE: 40 ms each way, no jitter or loss (the reordering against Wi-Fi is the delay difference alone). */
+export const LTE_LAB_PATH: PathProfile = { delayMs: 40, jitterMs: 0, lossProbability: 0, rateBitsPerSecond: 20_000_000, burstBytes: 16 * 1024, queueBytes: 256 * 1024, reorderProbability: 0 };
+/** Wi-Fi: 5 ms each way. */
+export const WIFI_LAB_PATH: PathProfile = { delayMs: 5, jitterMs: 0, lossProbability: 0, rateBitsPerSecond: 100_000_000, burstBytes: 64 * 1024, queueBytes: 256 * 1024, reorderProbability: 0 };
+
+export const SCENARIO_PROFILES: Record<AccessLinkName, LinkProfile> = { lte: symmetric(LTE_LAB_PATH), wifi: symmetric(WIFI_LAB_PATH) };
+
+const EVENT_AT = 2000;
+
+function degrade(path: PathProfile, delayMs: number, loss: number): LinkProfile {
+  return symmetric({ ...path, delayMs, jitterMs: Math.round(delayMs / 10), lossProbability: loss });
+}
+
+/** The new address scenario (e) gives mr's Wi-Fi interface (same /64, as a new SLAAC or DHCPv6 lease would). */
+export const RENEWED_WIFI_ADDRESS = "2001:db8:2::3";
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: "make-before-break",
+    letter: "a",
+    title: "Wi-Fi appears while on LTE; traffic moves to it",
+    initiallyUp: ["lte"],
+    durationMs: 6000,
+    steps: [{ atMs: EVENT_AT, what: "Wi-Fi carrier up", run: (lab) => lab.restore("wifi") }],
+    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: true },
+  },
+  {
+    name: "break",
+    letter: "b",
+    title: "the active uplink (Wi-Fi) loses carrier",
+    initiallyUp: ["lte", "wifi"],
+    durationMs: 5000,
+    steps: [{ atMs: EVENT_AT, what: "Wi-Fi carrier lost", run: (lab) => lab.cut("wifi", "carrier") }],
+    expect: { finalUplink: "lte", registered: ["lte"], lossless: false },
+  },
+  {
+    name: "blackhole",
+    letter: "c",
+    title: "the active uplink stays up but drops everything",
+    initiallyUp: ["lte", "wifi"],
+    durationMs: 5000,
+    steps: [{ atMs: EVENT_AT, what: "Wi-Fi silently drops everything", run: (lab) => lab.cut("wifi", "blackhole") }],
+    expect: { finalUplink: "lte", registered: ["lte"], lossless: false },
+  },
+  {
+    name: "flapping",
+    letter: "d",
+    title: "the active uplink flaps (blackhole 0.8 s, back 0.8 s, twice)",
+    initiallyUp: ["lte", "wifi"],
+    durationMs: 7000,
+    steps: [
+      { atMs: 1500, what: "Wi-Fi drops", run: (lab) => lab.cut("wifi", "blackhole") },
+      { atMs: 2300, what: "Wi-Fi back", run: (lab) => lab.restore("wifi") },
+      { atMs: 3100, what: "Wi-Fi drops", run: (lab) => lab.cut("wifi", "blackhole") },
+      { atMs: 3900, what: "Wi-Fi back", run: (lab) => lab.restore("wifi") },
+    ],
+    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false },
+  },
+  {
+    name: "address-change",
+    letter: "e",
+    title: "Wi-Fi gets a new address (new SLAAC/DHCPv6 lease); the old one goes",
+    initiallyUp: ["lte", "wifi"],
+    durationMs: 5000,
+    steps: [
+      {
+        atMs: EVENT_AT,
+        what: `Wi-Fi address → ${RENEWED_WIFI_ADDRESS}`,
+        async run(lab) {
+          const wifi = lab.topology.access.wifi.router;
+          await lab.exec("mr", ["ip", "-6", "addr", "add", `${RENEWED_WIFI_ADDRESS}/64`, "dev", wifi.name, "nodad"]);
+          await lab.exec("mr", ["ip", "-6", "addr", "del", `${wifi.ipv6!.address}/64`, "dev", wifi.name]);
+          await lab.exec("mr", ["ip", "-6", "route", "replace", "default", "via", lab.topology.access.wifi.gateway.ipv6!.address, "dev", wifi.name, "metric", "2001"]);
+        },
+      },
+    ],
+    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false },
+  },
+  {
+    name: "nat-rebinding",
+    letter: "f",
+    title: "the NAT in front of the IPv4 LTE uplink rebinds",
+    initiallyUp: ["lte", "wifi"],
+    durationMs: 5000,
+    steps: [],
+    unavailable: "needs ESP in UDP (RFC 3948) over the IPv4 LTE uplink in the daemons' static-key path",
+    expect: { finalUplink: "lte", registered: ["lte"], lossless: false },
+  },
+  {
+    name: "degraded",
+    letter: "g",
+    title: "both uplinks degrade (delay and loss rising)",
+    initiallyUp: ["lte", "wifi"],
+    durationMs: 6000,
+    steps: [
+      {
+        atMs: 1500,
+        what: "Wi-Fi 30 ms 3 % loss, LTE 60 ms 1 % loss",
+        async run(lab) {
+          await lab.setProfile("wifi", degrade(WIFI_LAB_PATH, 30, 0.03));
+          await lab.setProfile("lte", degrade(LTE_LAB_PATH, 60, 0.01));
+        },
+      },
+      {
+        atMs: 3500,
+        what: "Wi-Fi 80 ms 10 % loss, LTE 100 ms 4 % loss",
+        async run(lab) {
+          await lab.setProfile("wifi", degrade(WIFI_LAB_PATH, 80, 0.1));
+          await lab.setProfile("lte", degrade(LTE_LAB_PATH, 100, 0.04));
+        },
+      },
+    ],
+    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false },
+  },
+];
+
+export function scenario(name: string): Scenario {
+  const s = SCENARIOS.find((x) => x.name === name || x.letter === name);
+  if (s === undefined) throw new Error(`no scenario '${name}'; try ${SCENARIOS.map((x) => x.name).join(", ")}`);
+  return s;
+}
