@@ -1,11 +1,11 @@
 // The router as a fleet device: board, device config, automatic link selection, MQTT fleet link, OTA agent and hardware watchdog.
 
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { formatBoardSelectionError, selectBoard, type BoardDefinition, type SlotName } from "../../board/api/board.ts";
 import { knownBoards, probeBoard } from "../../board/boards/index.ts";
 import { type LinkKind, type LinkMetricsSource, linkId } from "../../board/api/link-metrics.ts";
 import { LinkTraceReplay, parseLinkTrace } from "../../board/sim/link-trace-replay.ts";
-import { readFileSync } from "node:fs";
 import type { Counters } from "../core/counters.ts";
 import { err, ok, type Result } from "../core/result.ts";
 import type { SecretBytes } from "../core/secret.ts";
@@ -114,26 +114,6 @@ class Services implements RouterServices {
   #counterTimer: ReturnType<typeof setInterval> | undefined;
   #slot: SlotName | undefined;
   #rebootReason: "ota-install" | "ota-rollback" | undefined;
-
-  /** Radio metrics per uplink: on the simulated board from a link trace (`MONAMI_SIM_LINK_TRACE`); none elsewhere yet. */
-  #radioSources(config: DeviceConfig): Map<string, LinkMetricsSource> {
-    const sources = new Map<string, LinkMetricsSource>();
-    const path = this.#env["MONAMI_SIM_LINK_TRACE"];
-    if (this.#board.name !== "simulated" || path === undefined || path === "") return sources;
-    const trace = parseLinkTrace(readFileSync(path, "utf8"));
-    if (!trace.ok) throw new Error(`MONAMI_SIM_LINK_TRACE ${path}: line ${trace.error.line}: ${trace.error.detail ?? trace.error.kind}`);
-    const replay = new LinkTraceReplay(trace.value);
-    const start = monotonicNow();
-    for (const u of config.uplinks.filter((d) => this.#core.config.uplinks.some((r) => r.id === d.id))) {
-      const kind: LinkKind = linkConfigOf(u).kind;
-      const traced = trace.value.header.links.find((l) => l.id === u.id) ?? trace.value.header.links.find((l) => l.kind === kind);
-      if (traced === undefined) continue;
-      // Trace time starts with the router; the sample is stamped with the router's own clock.
-      sources.set(u.id, { link: linkId(u.id), kind, read: async (now) => ({ ok: true, value: { ...replay.sample(traced.id, kind, (now - start) as typeof now), link: linkId(u.id), at: now } }) });
-      this.#core.log(`radio of ${u.id}: trace ${trace.value.header.name}, link ${traced.id}`);
-    }
-    return sources;
-  }
 
   constructor(core: RouterCore, board: BoardDefinition, path: string, config: DeviceConfig, env: Record<string, string | undefined>) {
     this.#core = core;
@@ -259,6 +239,26 @@ class Services implements RouterServices {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** Radio metrics per uplink: on the simulated board from a link trace (`MONAMI_SIM_LINK_TRACE`); none elsewhere yet. */
+  #radioSources(config: DeviceConfig): Map<string, LinkMetricsSource> {
+    const sources = new Map<string, LinkMetricsSource>();
+    const path = this.#env["MONAMI_SIM_LINK_TRACE"];
+    if (this.#board.name !== "simulated" || path === undefined || path === "") return sources;
+    const trace = parseLinkTrace(readFileSync(path, "utf8"));
+    if (!trace.ok) throw new Error(`MONAMI_SIM_LINK_TRACE ${path}: line ${trace.error.line}: ${trace.error.detail ?? trace.error.kind}`);
+    const replay = new LinkTraceReplay(trace.value);
+    const start = monotonicNow();
+    for (const u of config.uplinks.filter((d) => this.#core.config.uplinks.some((r) => r.id === d.id))) {
+      const kind: LinkKind = linkConfigOf(u).kind;
+      const traced = trace.value.header.links.find((l) => l.id === u.id) ?? trace.value.header.links.find((l) => l.kind === kind);
+      if (traced === undefined) continue;
+      // Trace time starts with the router; the sample is stamped with the router's own clock.
+      sources.set(u.id, { link: linkId(u.id), kind, read: async (now) => ({ ok: true, value: { ...replay.sample(traced.id, kind, (now - start) as typeof now), link: linkId(u.id), at: now } }) });
+      this.#core.log(`radio of ${u.id}: trace ${trace.value.header.name}, link ${traced.id}`);
+    }
+    return sources;
+  }
 
   #index(id: string): number {
     const i = this.#core.config.uplinks.findIndex((u) => u.id === id);
