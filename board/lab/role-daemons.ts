@@ -49,6 +49,8 @@ export interface RoleDaemonOptions {
   /** Last word on the router config before it is written (e.g. a multi-CoA mode); returns the config to use. */
   readonly routerConfig?: (config: Record<string, unknown>) => Record<string, unknown>;
   readonly homeAgentConfig?: (config: Record<string, unknown>) => Record<string, unknown>;
+  /** Extra environment of the router (e.g. MONAMI_BOARD for a device config). */
+  readonly routerEnv?: Readonly<Record<string, string>>;
   /** Each line both daemons write on stderr, prefixed with the role. */
   readonly log?: (line: string) => void;
   /** How long each daemon may take to print `ready`. Default 20 s. */
@@ -163,8 +165,9 @@ export async function startRoleDaemons(lab: Lab, options: RoleDaemonOptions = {}
   writeFileSync(join(dir, "homeagent.json"), JSON.stringify(configs.homeAgent, null, 2));
   await installUplinkRoutes(lab);
   const started: LabProcess[] = [];
-  const start = async (node: "mr" | "ha", role: "router" | "homeagent", config: string): Promise<LabProcess> => {
-    const proc = lab.spawn(node, [...command, role, "run", join(dir, config)]);
+  const start = async (node: "mr" | "ha", role: "router" | "homeagent", config: string, env: Readonly<Record<string, string>> = {}): Promise<LabProcess> => {
+    const envArgs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+    const proc = lab.spawn(node, [...(envArgs.length > 0 ? ["env", ...envArgs] : []), ...command, role, "run", join(dir, config)]);
     started.push(proc);
     void drainLines(proc.process.stderr, (line) => {
       logs.push(`${role}: ${line}`);
@@ -180,11 +183,12 @@ export async function startRoleDaemons(lab: Lab, options: RoleDaemonOptions = {}
   const stopAll = async () => {
     if (stopped) return;
     stopped = true;
-    for (const p of started) await p.stop("SIGTERM", 5000).catch(() => 0);
+    // The router first, so it deregisters while the home agent still answers.
+    for (const p of [...started].reverse()) await p.stop("SIGTERM", 5000).catch(() => 0);
   };
   try {
     const homeAgent = await start("ha", "homeagent", "homeagent.json");
-    const router = await start("mr", "router", "router.json");
+    const router = await start("mr", "router", "router.json", options.routerEnv);
     const daemons: RoleDaemons = {
       router,
       homeAgent,

@@ -26,6 +26,9 @@ options:
   --duration SECONDS   wall-clock length of the drive (default 120; the scenario is sped up to fit)
   --report PATH        the HTML report (default ${DEFAULT_REPORT}); the JSON goes beside it
   --capture MODE       check the uplinks for plaintext with tshark: light (default: all but plain ESP), full, off
+  --steering WHO      router (its own link engine with in-tunnel probes, and its fleet link: needs a build with
+                       device configs) | demo (the demo's link engine drives the router's \`uplink\` command) | auto
+                       (default: router when it can)
   --daemons WHICH      auto (the compiled dist/ binary when it is newer than the sources, else Bun) | bun | PATH
   --download-rate MBIT the download's pace in Mbit/s (default 6; 0 = as fast as TCP goes)
   --plain              plain log lines instead of the full-screen view (the default when stdout is not a terminal)
@@ -53,6 +56,7 @@ export async function run(args: string[]): Promise<number> {
         report: { type: "string", default: DEFAULT_REPORT },
         capture: { type: "string", default: "light" },
         daemons: { type: "string", default: "auto" },
+        steering: { type: "string", default: "auto" },
         "download-rate": { type: "string", default: "6" },
         plain: { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
@@ -73,6 +77,7 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isFinite(duration) || duration < 10 || duration > 3600) return fail("--duration must be 10…3600 seconds");
   if (!(MultiCoaModes as readonly string[]).includes(values.mode)) return fail(`--mode must be one of ${MultiCoaModes.join(", ")}`);
   if (!["light", "full", "off"].includes(values.capture)) return fail("--capture must be light, full or off");
+  if (!["auto", "router", "demo"].includes(values.steering)) return fail("--steering must be auto, router or demo");
   const rate = Number(values["download-rate"]);
   if (!Number.isFinite(rate) || rate < 0 || rate > 1000) return fail("--download-rate must be 0…1000 Mbit/s");
   const seed = Number(values.seed);
@@ -92,6 +97,7 @@ export async function run(args: string[]): Promise<number> {
       reportPath: values.report,
       capture: values.capture as CaptureMode,
       daemons: values.daemons,
+      steering: values.steering as "auto" | "router" | "demo",
       view,
       downloadRateBps: rate * 1e6,
       tag: values.tag,

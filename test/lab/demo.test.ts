@@ -39,7 +39,7 @@ describe.skipIf(!canRun)("monami demo", () => {
       stderr: "pipe",
     });
     const [out, errText, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    expect({ code, errText: code === 0 ? "" : errText }).toEqual({ code: 0, errText: "" });
+    expect({ code, output: code === 0 ? "" : `${out}\n${errText}` }).toEqual({ code: 0, output: "" });
     expect(out).toContain("monami demo — summary");
 
     // The report: HTML with charts, and the JSON beside it.

@@ -51,6 +51,8 @@ const clock = (ms: number) => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 };
 const fixed = (x: number | undefined, digits: number, width: number) => (x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits)).padStart(width);
+/** A percentage in 4 columns: one decimal below 10, none above. */
+const percent = (x: number | undefined) => (x === undefined ? "—" : x < 10 ? x.toFixed(1) : x.toFixed(0)).padStart(4);
 export const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 const EVENT_COLOR: Record<DemoEvent["kind"], Color> = { scene: "cyan", link: "dim", decision: "blue", handover: "yellow", fleet: "magenta", note: "dim" };
@@ -60,21 +62,28 @@ export function formatEvent(e: DemoEvent): string {
   return `${fixed(e.tMs / 1000, 1, 6)}s ${EVENT_MARK[e.kind]} ${e.text}`;
 }
 
+/** Column titles, built with the widths of `uplinkLine`. */
+const UPLINK_HEADER =
+  " " + "LINK".padEnd(5) + "RADIO".padStart(7) + " " + "  path loss%" + " probe loss%" + "Mb/s " + "CARE-OF".padEnd(15) + "BINDING".padEnd(11) + "↑Mb/s".padStart(5) + "↓Mb/s".padStart(6);
+const shortSpi = (spi: string) => `0x${Number.parseInt(spi, 16).toString(16)}`;
+
 function uplinkLine(name: AccessLinkName, frame: LiveFrame): Line {
   const s = frame.sample?.uplinks[name];
-  const label = frame.header.uplinks[name].label;
   const active = frame.sample?.active === name;
-  const radio = s?.rsrpDbm !== undefined ? `${s.rsrpDbm.toFixed(0)} dBm` : s?.signalDbm !== undefined ? `${s.signalDbm.toFixed(0)} dBm` : "—";
+  const radio = s?.rsrpDbm !== undefined ? `${s.rsrpDbm.toFixed(0)}dBm` : s?.signalDbm !== undefined ? `${s.signalDbm.toFixed(0)}dBm` : "—";
   const cut = s !== undefined && s.emulator !== "ok";
-  const path = cut ? `${(s.emulator === "cut:carrier" ? "no carrier" : "no service").padEnd(19)}` : `${fixed(s?.rttMs, 0, 5)}ms ${fixed(s?.lossPercent, 1, 5)}% ${fixed(s?.rateMbps, 0, 3)}M`;
+  const path = cut ? (s.emulator === "cut:carrier" ? "no carrier" : "no service").padStart(12) : `${fixed(s?.rttMs, 0, 5)}ms${percent(s?.lossPercent)}%`;
+  const probe = s?.probeRttMs === undefined && s?.probeLossPercent === undefined ? "—".padStart(12) : `${fixed(s?.probeRttMs, 0, 5)}ms${percent(s?.probeLossPercent)}%`;
+  const probeBad = s?.health === "down" || s?.health === "degraded";
   const binding = s?.binding === undefined ? "—" : s.binding;
   return [
-    [active ? "▶" : " ", active ? "green" : undefined],
-    [`${name.padEnd(4)} `, active ? "bold" : undefined],
-    [`${label.slice(0, 13).padEnd(13)} `],
-    [`${radio.padStart(8)} `],
+    [active ? "▶" : " ", "green"],
+    [`${name.padEnd(5)}`, active ? "bold" : undefined],
+    [`${radio.padStart(7)} `],
     [path, cut ? "red" : undefined],
-    [` ${frame.header.uplinks[name].careOfAddress.padEnd(14)} `],
+    [probe, probeBad ? "yellow" : undefined],
+    [`${fixed(s?.rateMbps, 0, 4)} `],
+    [`${frame.header.uplinks[name].careOfAddress.padEnd(14)} `],
     [`${binding.slice(0, 10).padEnd(10)}`, binding === "registered" ? "green" : binding === "—" ? "dim" : "yellow"],
     [s?.atHomeAgent ? "★" : " ", "yellow"],
     [`${fixed(s?.upMbps, 1, 5)}${fixed(s?.downMbps, 1, 6)}`],
@@ -106,13 +115,13 @@ export function renderFrame(frame: LiveFrame, color: boolean): string[] {
     [scene?.title ?? "", "cyan"],
   ]);
   lines.push([[` ${scene?.caption ?? ""}`, "dim"]]);
-  lines.push([[" UPLINK              RADIO   RTT    LOSS  RATE CARE-OF ADDRESS BINDING     ↑Mb/s ↓Mb/s", "bold"]]);
+  lines.push([[UPLINK_HEADER, "bold"]]);
   for (const name of ACCESS_LINKS) lines.push(uplinkLine(name, frame));
-  lines.push([[" ▶ carries traffic  ★ home agent's binding cache points here", "dim"]]);
+  lines.push([[` ▶ carries traffic ★ home agent's cache · ${ACCESS_LINKS.map((n) => `${n}: ${h.uplinks[n].label}`).join(" · ")}`, "dim"]]);
   const esp = s?.esp;
   lines.push([
     [" TUNNEL ", "bold"],
-    [`ESP out ${frame.spis.outbound} ${fixed(esp?.txPackets, 0, 7)} pkt ${megabytes(esp?.txBytes ?? 0)} · in ${frame.spis.inbound} ${fixed(esp?.rxPackets, 0, 7)} pkt ${megabytes(esp?.rxBytes ?? 0)}`],
+    [`ESP ↑ SPI ${shortSpi(frame.spis.outbound)} ${esp?.txPackets ?? 0} pkt ${megabytes(esp?.txBytes ?? 0)} · ↓ SPI ${shortSpi(frame.spis.inbound)} ${esp?.rxPackets ?? 0} pkt ${megabytes(esp?.rxBytes ?? 0)}`],
   ]);
   lines.push([
     [" SIGNAL ", "bold"],

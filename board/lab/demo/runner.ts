@@ -12,14 +12,16 @@ import { HomeAgentConfigSchema, RouterConfigSchema } from "../../../firmware/rol
 import { createLab, type Lab } from "../lab.ts";
 import { installUplinkRoutes, LAB_KEYS, MONAMI_FROM_SOURCES, type MonamiCommand, type RoleDaemons, startRoleDaemons } from "../role-daemons.ts";
 import { type AccessLinkName, ACCESS_LINKS, ipv6Of } from "../topology.ts";
+import { type DemoDevice, routeFleetThroughTunnel, writeDemoDevice } from "./device-config.ts";
 import { type FleetBroker, fleetToolsAvailable, startFleetBroker } from "./fleet-broker.ts";
+import { summarizeFleetMessage } from "./fleet-summary.ts";
 import { LinkShaper, shapeFor } from "./link-shaping.ts";
 import { LinkSteering } from "./link-steering.ts";
 import { type LiveFrame, type LiveHeader, LiveView, type ViewMode } from "./live-view.ts";
 import { buildReport } from "./report/build-report.ts";
 import { writeReportFiles } from "./report/write-report.ts";
 import { DriveScript, findScenario } from "./scenarios.ts";
-import type { DemoEvent, DemoReport, EventKind, Handover, Sample, UplinkSample } from "./timeline.ts";
+import type { DecisionEntry, DemoEvent, DemoReport, EventKind, Handover, Sample, UplinkSample } from "./timeline.ts";
 import { startTraffic, type Traffic } from "./traffic.ts";
 import { type CaptureMode, startUplinkCapture, type UplinkCapture } from "./uplink-check.ts";
 
@@ -39,6 +41,8 @@ export interface DemoOptions {
   readonly capture: CaptureMode;
   /** `auto` (the compiled binary when it is current, else Bun), `bun`, or a path to a monami binary. */
   readonly daemons: string;
+  /** Who picks the uplink: the router itself (device config), the demo's link engine, or the router when it can. */
+  readonly steering: "auto" | "router" | "demo";
   readonly view: ViewMode;
   /** The download's pace (bit/s). */
   readonly downloadRateBps: number;
@@ -96,6 +100,8 @@ class Recorder {
   readonly events: DemoEvent[] = [];
   readonly handovers: Handover[] = [];
   readonly decisions: LinkDecision[] = [];
+  /** Decisions the router reported itself (when it steers). */
+  readonly routerDecisions: DecisionEntry[] = [];
   driveMs = 0;
   #start: number;
 
@@ -153,7 +159,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     let hrStart = process.hrtime.bigint();
 
     if (fleetToolsAvailable()) {
-      broker = await startFleetBroker(lab, () => Math.round(rec.elapsed()), (m) => rec.event("fleet", `${m.topic} ${m.payload}`));
+      broker = await startFleetBroker(lab, () => Math.round(rec.elapsed()), (m) => {
+        const line = summarizeFleetMessage(m);
+        if (line !== undefined) rec.event("fleet", line);
+      });
       say(`[demo] fleet broker: Mosquitto at ${broker.url} in the correspondent network; watching monami/#`);
     } else {
       say("[demo] no mosquitto here: the fleet view is off (scripts/setup.sh installs it)");
@@ -164,38 +173,61 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const first = script.at(0);
     for (const name of ACCESS_LINKS) await shaper.apply(name, shapeFor(scenario.uplinks[name].kind, first.uplinks[name].point));
 
-    let { command, why } = daemonCommand(options.daemons);
-    let modeRun = "primary";
-    let modeNote: string | undefined;
-    const kinds = { lte: scenario.uplinks.lte.kind, wifi: scenario.uplinks.wifi.kind };
-    const configure = {
-      routerConfig: (c: Record<string, unknown>) => c,
-      homeAgentConfig: (c: Record<string, unknown>) => c,
-    };
-    {
-      const { roleDaemonConfigs } = await import("../role-daemons.ts");
-      const applied = applyMode(roleDaemonConfigs(lab), options.mode, kinds);
-      modeRun = applied.mode;
-      modeNote = applied.note;
-      configure.routerConfig = () => applied.router;
-      configure.homeAgentConfig = () => applied.homeAgent;
-    }
-    if (modeNote) say(`[demo] ${modeNote}`);
-    say(`[demo] starting monami homeagent (ha) and monami router (mr) with ${why}`);
-    const start = (cmd: MonamiCommand) => startRoleDaemons(lab!, { command: cmd, ...configure, log: debug });
-    try {
-      daemons = await start(command);
-    } catch (e) {
-      if (command === MONAMI_FROM_SOURCES) throw e;
-      say(`[demo] the binary did not start (${(e as Error).message.split("\n")[0]}); using Bun with the sources`);
-      command = MONAMI_FROM_SOURCES;
-      why = "Bun with the sources (the binary failed to start)";
-      daemons = await start(command);
-    }
-    const d = daemons;
-    say(`[demo] router registered on LTE (BU/BA under ESP); home agent ${d.homeAgentAddress}, home address ${d.homeAddress}`);
-
+    // Captured from before the first registration, so every packet the daemons ever send is checked.
     if (options.capture !== "off") capture = await startUplinkCapture(lab, options.capture);
+
+    let { command, why } = daemonCommand(options.daemons);
+    const kinds = { lte: scenario.uplinks.lte.kind, wifi: scenario.uplinks.wifi.kind };
+    const { roleDaemonConfigs } = await import("../role-daemons.ts");
+    const applied = applyMode(roleDaemonConfigs(lab), options.mode, kinds);
+    const modeRun = applied.mode;
+    const modeNote = applied.note;
+    if (modeNote) say(`[demo] ${modeNote}`);
+    // The router steers itself (device config: link engine with in-tunnel probes, fleet link) when this build can.
+    let device: DemoDevice | undefined;
+    let deviceNote: string | undefined;
+    if (options.steering !== "demo") {
+      const accepts = v.safeParse(RouterConfigSchema, { ...applied.router, device: "/x" }).success;
+      const written = broker && accepts ? writeDemoDevice(lab, scenario, modeRun as MultiCoaMode, speed, broker.url) : undefined;
+      if (written?.ok) device = written.value;
+      else deviceNote = !broker ? "no fleet broker" : !accepts ? "this build's router config has no `device`" : `device config refused: ${written && !written.ok ? written.error : "?"}`;
+      if (!device && options.steering === "router") throw new Error(`--steering router: ${deviceNote}`);
+    }
+    const start = async (cmd: MonamiCommand, withDevice: boolean) => {
+      if (withDevice) await routeFleetThroughTunnel(lab!, "before-router");
+      const started = await startRoleDaemons(lab!, {
+        command: cmd,
+        routerConfig: () => (withDevice && device ? { ...applied.router, device: device.path } : applied.router),
+        homeAgentConfig: () => applied.homeAgent,
+        ...(withDevice && device ? { routerEnv: device.env } : {}),
+        log: debug,
+      });
+      if (withDevice) await routeFleetThroughTunnel(lab!, "tunnel-up");
+      return started;
+    };
+    say(`[demo] starting monami homeagent (ha) and monami router (mr) with ${why}${device ? "; the router selects its uplink itself and reports to the fleet broker" : ""}`);
+    const attempts: [MonamiCommand, boolean, string][] = [[command, device !== undefined, why]];
+    if (device) attempts.push([command, false, why]);
+    if (command !== MONAMI_FROM_SOURCES) attempts.push([MONAMI_FROM_SOURCES, false, "Bun with the sources (the binary failed to start)"]);
+    let routerSteers = false;
+    for (const [i, [cmd, withDevice, text]] of attempts.entries()) {
+      try {
+        daemons = await start(cmd, withDevice);
+        command = cmd;
+        why = text;
+        routerSteers = withDevice;
+        break;
+      } catch (e) {
+        const first = (e as Error).message.split("\n")[0];
+        if (i === attempts.length - 1 || options.steering === "router") throw e;
+        say(`[demo] ${withDevice ? "the router with its device config" : "the daemons"} did not start (${first}); trying without`);
+        deviceNote = `the router did not start with its device config: ${first}`;
+      }
+    }
+    const d = daemons!;
+    say(`[demo] router registered on LTE (BU/BA under ESP); home agent ${d.homeAgentAddress}, home address ${d.homeAddress}`);
+    if (!routerSteers) say(`[demo] link selection: the demo's link engine steers the router${deviceNote ? ` (${deviceNote})` : ""}`);
+
     traffic = await startTraffic(lab, { downloadRateBps: options.downloadRateBps }, debug);
     say(`[demo] traffic: voice call lan ↔ cn (50 pps × 160 B each way), download cn → lan (${(options.downloadRateBps / 1e6).toFixed(0)} Mbit/s offered)`);
 
@@ -255,6 +287,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       }
     };
 
+    /** The router's decision records (fleet telemetry's `decisions`): at (wall ms), kind, from, to, rule, reason. */
+    const routerDecisions = (status: Record<string, unknown>) =>
+      (Array.isArray(status.decisions) ? status.decisions : []) as { at?: number; kind?: string; from?: string; to?: string; rule?: string; reason?: string }[];
+    const seenDecisions = new Set<string>();
+    const takeRouterDecisions = (status: Record<string, unknown>) => {
+      for (const x of routerDecisions(status)) {
+        const key = `${x.at}|${x.rule}|${x.to}|${x.reason}`;
+        if (seenDecisions.has(key)) continue;
+        seenDecisions.add(key);
+        rec.event("decision", `${x.rule ?? x.kind ?? "decision"}${x.to ? ` ${x.to}` : ""}: ${x.reason ?? ""}`);
+        rec.routerDecisions.push({ tMs: Math.round(rec.elapsed()), driveMs: Math.round(rec.driveMs), rule: x.rule ?? x.kind ?? "decision", link: x.to, summary: x.reason ?? "" });
+      }
+    };
+
     const sample = async () => {
       const [status, haStatus, rc, hc, emu] = await Promise.all([
         d.routerCommand("status"),
@@ -271,12 +317,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const moment = script.at(rec.driveMs);
       const active = typeof status.activeUplink === "string" ? (status.activeUplink as AccessLinkName) : undefined;
       if (active !== routerActive && active !== undefined) {
-        // The router moved on its own (its link engine): a handover the demo did not ask for.
-        rec.handovers.push({ tMs: Math.round(now), driveMs: Math.round(rec.driveMs), from: routerActive, to: active, rule: "router", reason: "the router's own link selection" });
-        rec.event("handover", `${routerActive ?? "none"} → ${active} (router's link engine)`);
+        // The router moved on its own (its link engine): the newest decision towards `active` says why.
+        const why = [...routerDecisions(status)].reverse().find((x) => x.to === active);
+        const rule = why?.rule ?? "router";
+        const reason = why?.reason ?? "the router's own link selection";
+        rec.handovers.push({ tMs: Math.round(now), driveMs: Math.round(rec.driveMs), from: routerActive, to: active, rule, reason });
+        rec.event("handover", `${routerActive ?? "none"} → ${active} (${rule}): ${reason}`);
         void watchHomeAgent(rec.handovers.length - 1, active);
       }
       routerActive = active;
+      if (routerSteers) takeRouterDecisions(status);
       const bindings = (status.bindings ?? []) as { linkId?: string; state?: string }[];
       const table = (haStatus.table ?? []) as { careOfAddresses?: string[] }[];
       const atHa = new Set(table.flatMap((b) => b.careOfAddresses ?? []));
@@ -302,6 +352,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           upMbps: mbps(up),
           downMbps: mbps(down),
           binding: bindings.find((b) => b.linkId === name)?.state,
+          ...probeOf(status, name),
           atHomeAgent: atHa.has(careOf[name]),
         };
       }
@@ -361,7 +412,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           else if (shape.kind === "shaped" && before?.kind === "cut") rec.event("link", `${name}: back (${shape.rttMs} ms, ${(shape.loss * 100).toFixed(1)} % loss)`);
         }
       }
-      steering.advance(rec.driveMs, pointAt);
+      if (!routerSteers) steering.advance(rec.driveMs, pointAt);
       const batch: LinkDecision[] = [];
       for (let dec = steering.pollDecision(); dec; dec = steering.pollDecision()) {
         batch.push(dec);
@@ -403,7 +454,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       durationSeconds: options.durationSeconds,
       speed,
       daemons: why,
-      steering: "the demo's link engine (firmware/links on the drive's radio readings and probe fates); the router registers and moves traffic on `uplink`",
+      steering: routerSteers
+        ? "the router's own link engine (firmware/links): interface state and in-tunnel probes over the emulated uplinks, decisions reported to the fleet"
+        : `the demo's link engine (firmware/links on the drive's radio readings and probe fates); the router registers and moves traffic on \`uplink\`${deviceNote ? ` (${deviceNote})` : ""}`,
+      routerDecisions: rec.routerDecisions,
       careOf,
       homeAgent: d.homeAgentAddress,
       homeAddress: d.homeAddress,
@@ -432,6 +486,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await broker?.stop().catch(() => undefined);
     await lab?.destroy();
   }
+}
+
+/** The router's own view of an uplink (its link engine's in-tunnel probes), when it reports links in its status. */
+function probeOf(status: Record<string, unknown>, id: string): Pick<UplinkSample, "probeRttMs" | "probeLossPercent" | "health"> {
+  const links = Array.isArray(status.links) ? (status.links as Record<string, unknown>[]) : [];
+  const l = links.find((x) => x.id === id);
+  if (l === undefined) return {};
+  return {
+    ...(typeof l.rttMs === "number" ? { probeRttMs: l.rttMs } : {}),
+    ...(typeof l.lossPercent === "number" ? { probeLossPercent: l.lossPercent } : {}),
+    ...(typeof l.health === "string" ? { health: l.health } : {}),
+  };
 }
 
 function numbers(o: Record<string, unknown>): Record<string, number> {

@@ -29,6 +29,10 @@ export interface UplinkSample {
   readonly binding?: string | undefined;
   /** The home agent's binding cache steers traffic to this uplink's care-of address. */
   readonly atHomeAgent: boolean;
+  /** The router's in-tunnel probes (when its own link engine runs): RTT, loss over the window, health. */
+  readonly probeRttMs?: number | undefined;
+  readonly probeLossPercent?: number | undefined;
+  readonly health?: string | undefined;
 }
 
 export interface VoiceSample {

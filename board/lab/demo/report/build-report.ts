@@ -6,6 +6,7 @@ import type { FleetMessage } from "../fleet-broker.ts";
 import type { DriveScript, Scenario } from "../scenarios.ts";
 import {
   count,
+  type DecisionEntry,
   type DemoEvent,
   type DemoReport,
   downloadStalls,
@@ -40,6 +41,8 @@ export interface ReportInput {
   readonly events: readonly DemoEvent[];
   readonly handovers: readonly Handover[];
   readonly decisions: readonly LinkDecision[];
+  /** Decision records the router reported itself, when it steered. */
+  readonly routerDecisions?: readonly DecisionEntry[];
   readonly fleetMessages: readonly FleetMessage[];
   readonly fleetUrl?: string | undefined;
   readonly voice: Readonly<Record<VoiceDirection, VoiceTotals | undefined>>;
@@ -194,7 +197,7 @@ export function buildReport(input: ReportInput): DemoReport {
     samples,
     events: input.events,
     handovers,
-    decisions: input.decisions.map((d) => ({ tMs: Math.round(d.at / input.speed), driveMs: d.at, rule: d.rule, link: d.link, summary: d.summary })),
+    decisions: [...input.decisions.map((d) => ({ tMs: Math.round(d.at / input.speed), driveMs: d.at, rule: d.rule, link: d.link, summary: d.summary })), ...(input.routerDecisions ?? [])],
     fleetMessages: input.fleetMessages,
     voiceOutages,
     flows,
