@@ -27,7 +27,13 @@ export interface WatchdogRuntime {
  * feeds again (WatchdogFeeder): the board resets. On the simulated board the watchdog runs on the real
  * monotonic clock and its expiry ends the process, as a reset would.
  */
-export function startWatchdog(board: BoardDefinition, handle: DataplaneHandle, log: (line: string) => void): WatchdogRuntime | undefined {
+export function startWatchdog(
+  board: BoardDefinition,
+  handle: Pick<DataplaneHandle, "hotCounters">,
+  log: (line: string) => void,
+  /** What the simulated board's reset does (tests observe it instead). */
+  simulatedReset: () => void = () => process.exit(SIMULATED_WATCHDOG_RESET_EXIT),
+): WatchdogRuntime | undefined {
   const timeoutSeconds = board.watchdog.timeoutSeconds;
   let watchdog: Watchdog;
   let sim: SimWatchdog | undefined;
@@ -68,7 +74,8 @@ export function startWatchdog(board: BoardDefinition, handle: DataplaneHandle, l
     }
     if (sim?.expired(now)) {
       log("watchdog: the simulated board's watchdog expired: reset");
-      process.exit(SIMULATED_WATCHDOG_RESET_EXIT);
+      clearInterval(timer);
+      simulatedReset();
     }
   }, TICK_MS);
   log(`watchdog ${board.watchdog.device}: ${timeoutSeconds}s timeout, fed every ${(timeoutSeconds / 3).toFixed(1)}s while healthy`);
