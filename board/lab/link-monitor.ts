@@ -100,7 +100,9 @@ export async function startLinkMonitor(lab: Lab, o: LinkMonitorOptions): Promise
     const now = performance.now();
     for (const l of ACCESS_LINKS) {
       const s = states[l];
-      if (s.up && now - s.lastReplyAt > silence) decide(l, false, `no probe reply for ${silence} ms`);
+      // Before a link's first reply (probe start-up), allow a second of grace.
+      const limit = s.lastSeq < 0 ? Math.max(silence, 1000) : silence;
+      if (s.up && now - s.lastReplyAt > limit) decide(l, false, `no probe reply for ${limit} ms`);
     }
   }, 5);
 

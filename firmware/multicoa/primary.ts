@@ -14,6 +14,7 @@
 import type { Instant } from "../core/instant.ts";
 import { bindingTableFromCache, type BindingTableEntry } from "../dataplane/binding-table.ts";
 import type { BindingCache, HomeAgentInput } from "../mobility/binding-cache.ts";
+import type { MobileRouterEvent } from "../mobility/binding-update-list.ts";
 import { linkId, type MobilityTransmit } from "../mobility/types.ts";
 import type { MobilityMessage } from "../wire/mobility-header.ts";
 import type { SteeringSpec } from "./flow-steering.ts";
@@ -22,10 +23,12 @@ import { SignalledCareOf } from "./signalled-coa.ts";
 
 export class PrimaryRouter extends RouterModeBase {
   readonly name: string = "primary";
-  /** The uplink carrying protected traffic (−1: none yet). */
+  /** The uplink carrying protected traffic (−1: none yet): the one the home agent last accepted a registration BU from. */
   protected primary = -1;
-  /** A switch under way: the new primary and the Sequence # of the BU that names it. */
-  protected pending: { index: number; sequenceNumber?: number } | undefined;
+  /** A switch under way: the uplink that should become primary. */
+  protected pending: { index: number } | undefined;
+  /** Registration BUs in flight: Sequence # → the uplink they left from. */
+  readonly #sentFrom = new Map<number, number>();
   /** Dead uplinks to de-register once the switch away from them is done (so the switch BU goes first). */
   readonly #retire = new Set<number>();
   switches = 0;
@@ -57,7 +60,7 @@ export class PrimaryRouter extends RouterModeBase {
     const wanted = this.firstPreferred(this.usable);
     if (wanted < 0 || wanted === this.primary || wanted === this.pending?.index) return;
     this.pending = { index: wanted };
-    // Re-registering the BID queues a BU that carries it; routeSignalling sends it from this CoA.
+    // Re-registering the BID queues a BU; routeSignalling sends it from this CoA.
     this.register(this.uplinks[wanted]!, now);
     this.log(`primary: switching to ${this.uplinks[wanted]!.id}`);
   }
@@ -67,31 +70,33 @@ export class PrimaryRouter extends RouterModeBase {
     const index = this.pending?.index ?? this.primary;
     const u = this.uplinks[index];
     if (u === undefined || t.message.type !== "binding-update" || t.homeAddressOption === undefined) return t;
-    const m = t.message;
-    if (this.pending !== undefined && m.lifetimeUnits > 0 && m.options.some((o) => o.type === "binding-identifier" && o.bindingId === u.bindingId)) {
-      this.pending.sequenceNumber = m.sequenceNumber;
+    if (t.message.lifetimeUnits > 0) {
+      this.#sentFrom.set(t.message.sequenceNumber, index);
+      if (this.#sentFrom.size > 16) this.#sentFrom.delete(this.#sentFrom.keys().next().value!);
     }
     return { ...t, source: u.careOfAddress, bindingId: u.bindingId, linkId: linkId(u.id) };
   }
 
+  /** An accepted registration BU made its source the primary at the home agent: mirror that (RFC 4877 §7.4 "receives the BA"). */
   override observeReceived(message: MobilityMessage, now: Instant): void {
-    const p = this.pending;
-    if (message.type !== "binding-acknowledgement" || p?.sequenceNumber !== message.sequenceNumber) return;
-    const u = this.uplinks[p.index]!;
-    const perBid = message.options.find((o) => o.type === "binding-identifier" && o.bindingId === u.bindingId);
-    const status = perBid?.type === "binding-identifier" && perBid.status !== 0 ? perBid.status : message.status;
-    this.pending = undefined;
-    if (status >= 128) {
-      this.log(`primary: the home agent refused ${u.id} (status ${status})`);
-      return;
-    }
+    if (message.type !== "binding-acknowledgement") return;
+    const index = this.#sentFrom.get(message.sequenceNumber);
+    this.#sentFrom.delete(message.sequenceNumber);
+    if (index === undefined || message.status >= 128) return;
+    if (this.pending?.index === index) this.pending = undefined;
+    if (index === this.primary) return;
     const previous = this.primary;
-    this.primary = p.index;
+    this.primary = index;
     this.switches++;
-    this.log(`primary: ${previous < 0 ? "none" : this.uplinks[previous]!.id} → ${u.id}`);
-    for (const i of this.#retire) this.bul.removeCareOfAddress(now, this.uplinks[i]!.bindingId);
+    this.log(`primary: ${previous < 0 ? "none" : this.uplinks[previous]!.id} → ${this.uplinks[index]!.id}`);
+    for (const i of this.#retire) if (i !== index) this.bul.removeCareOfAddress(now, this.uplinks[i]!.bindingId);
     this.#retire.clear();
     this.changed();
+  }
+
+  /** After the BUL took a BA: a switch still wanted and no BU queued for it (the BA cleared it) gets one. */
+  protected override onBindingEvent(_event: MobileRouterEvent, now: Instant): void {
+    if (this.pending !== undefined && !this.bul.updatePending) this.register(this.uplinks[this.pending.index]!, now);
   }
 
   protected steering(): SteeringSpec {
