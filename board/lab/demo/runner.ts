@@ -193,6 +193,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       else deviceNote = !broker ? "no fleet broker" : !accepts ? "this build's router config has no `device`" : `device config refused: ${written && !written.ok ? written.error : "?"}`;
       if (!device && options.steering === "router") throw new Error(`--steering router: ${deviceNote}`);
     }
+    // When the home agent's binding cache took each care-of address (its `binding:` log lines, timed as they arrive).
+    const homeAgentBindings: { tMs: number; careOf: string }[] = [];
+    const noteHomeAgentBinding = (line: string) => {
+      const m = /^homeagent: .*binding: .*"type":"binding-(created|updated|refreshed)".*"careOfAddress":\{"family":"ipv6","address":"([^"]+)"/.exec(line);
+      if (m) homeAgentBindings.push({ tMs: Math.round(rec.elapsed()), careOf: m[2]! });
+    };
     const start = async (cmd: MonamiCommand, withDevice: boolean) => {
       if (withDevice) await routeFleetThroughTunnel(lab!, "before-router");
       const started = await startRoleDaemons(lab!, {
@@ -200,7 +206,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         routerConfig: () => (withDevice && device ? { ...applied.router, device: device.path } : applied.router),
         homeAgentConfig: () => applied.homeAgent,
         ...(withDevice && device ? { routerEnv: device.env } : {}),
-        log: debug,
+        log: (line) => {
+          debug(line);
+          noteHomeAgentBinding(line);
+        },
       });
       if (withDevice) await routeFleetThroughTunnel(lab!, "tunnel-up");
       return started;
@@ -250,6 +259,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const spis = { outbound: `0x${LAB_KEYS.tunnelToHomeAgent.spi.toString(16).padStart(8, "0")}`, inbound: `0x${LAB_KEYS.tunnelToRouter.spi.toString(16).padStart(8, "0")}` };
 
     let routerActive: AccessLinkName | undefined = "lte";
+    /** Date.now() at the drive's start: maps the router's wall-clock decision times onto the report's axis. */
+    let wallEpoch = Date.now();
     let lastEmulator: Record<string, number> | undefined;
     let lastDownload: { bytes: number; t: number } | undefined;
     let lastSampleAt = -Infinity;
@@ -272,10 +283,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       void watchHomeAgent(rec.handovers.length - 1, to);
     };
 
-    /** Polls the home agent every 20 ms until its binding cache points at the new care-of address (5 s at most). */
+    /**
+     * When the home agent took the new care-of address: its binding log line at or after the decision, else
+     * (the binding was already there, e.g. with several care-of addresses) the first poll that sees it.
+     */
     const watchHomeAgent = async (index: number, to: AccessLinkName) => {
       const deadline = performance.now() + 5000;
       while (performance.now() < deadline && daemons !== undefined) {
+        const decidedAt = rec.handovers[index]!.tMs;
+        const logged = homeAgentBindings.find((b) => b.careOf === careOf[to] && b.tMs >= decidedAt - 20);
+        if (logged) {
+          rec.handovers[index] = { ...rec.handovers[index]!, homeAgentMs: Math.max(decidedAt, logged.tMs) };
+          return;
+        }
         const status = await d.homeAgentCommand("status").catch(() => ({}) as Record<string, unknown>);
         const table = (status.table ?? []) as { careOfAddresses?: string[] }[];
         if (table.some((b) => b.careOfAddresses?.includes(careOf[to]))) {
@@ -316,12 +336,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       lastSampleAt = now;
       const moment = script.at(rec.driveMs);
       const active = typeof status.activeUplink === "string" ? (status.activeUplink as AccessLinkName) : undefined;
-      if (active !== routerActive && active !== undefined) {
+      const why = [...routerDecisions(status)].reverse().find((x) => x.to === active);
+      // From no primary at all (the router's first turn) to one is no handover unless a decision says so.
+      if (active !== routerActive && active !== undefined && (routerActive !== undefined || why !== undefined)) {
         // The router moved on its own (its link engine): the newest decision towards `active` says why.
-        const why = [...routerDecisions(status)].reverse().find((x) => x.to === active);
         const rule = why?.rule ?? "router";
         const reason = why?.reason ?? "the router's own link selection";
-        rec.handovers.push({ tMs: Math.round(now), driveMs: Math.round(rec.driveMs), from: routerActive, to: active, rule, reason });
+        const at = why?.at !== undefined ? Math.min(now, why.at - wallEpoch) : now;
+        rec.handovers.push({ tMs: Math.round(at), driveMs: Math.round(at * speed), from: routerActive, to: active, rule, reason });
         rec.event("handover", `${routerActive ?? "none"} → ${active} (${rule}): ${reason}`);
         void watchHomeAgent(rec.handovers.length - 1, active);
       }
@@ -391,6 +413,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     // The drive.
     const wallStart = performance.now();
+    wallEpoch = Date.now();
     rec.restart(wallStart);
     hrStart = process.hrtime.bigint();
     let nextSampleAt = wallStart;
