@@ -11,7 +11,8 @@ import { formatIpv6, parseIpv6, parsePrefix } from "../wire/address.ts";
 import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { homeAgentSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeResponder } from "./link-probes.ts";
-import type { HomeAgentConfig } from "./role-config.ts";
+import { HomeAgentIke } from "./ike-daemon.ts";
+import { type HomeAgentConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
 import { roleSecurity } from "./security-specs.ts";
 import { SignallingSecurity } from "./signalling-security.ts";
@@ -29,8 +30,11 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
   const policies: StaticPolicySpec[] = [];
   const signallingSas: StaticSaSpec[] = [];
   const probeKeys = new Map<string, ReturnType<typeof linkProbeKey>>();
-  for (const [i, mr] of config.mobileRouters.entries()) {
-    const s = roleSecurity("homeagent", mr.ipsec, { homeAddress: mr.homeAddress, homeAgent: config.address, mobileNetworkPrefixes: mr.mobileNetworkPrefixes }, `mr${i}-`);
+  // IKEv2 (per mobile router, the default) or static keys: one kind for all routers of this home agent.
+  const ikeMode = config.mobileRouters.every((mr) => mr.security === "ikev2");
+  if (!ikeMode && config.mobileRouters.some((mr) => mr.security === "ikev2")) throw new Error("mobileRouters: mixing IKEv2 and static keys on one home agent is not supported");
+  for (const [i, mr] of (ikeMode ? [] : config.mobileRouters).entries()) {
+    const s = roleSecurity("homeagent", staticKeys(mr.ipsec), { homeAddress: mr.homeAddress, homeAgent: config.address, mobileNetworkPrefixes: mr.mobileNetworkPrefixes }, `mr${i}-`);
     if (!s.ok) throw new Error(`mobileRouters[${i}]: ${s.error}`);
     // Link probes (router-links.ts): keyed from this router's tunnel SA pair, before the loop takes the keys.
     const key = (d: "outbound" | "inbound") => s.value.tunnelSas.find((sa) => sa.direction === d)!.encryptionKey;
@@ -41,12 +45,16 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     signallingSas.push(...s.value.signallingSas);
   }
   const provider = await fastestCryptoProvider();
-  const signalling = new SignallingSecurity(provider, counters, signallingSas, monotonicNow());
+  const created = ikeMode ? HomeAgentIke.create(config, provider, counters, log) : undefined;
+  if (created && !created.ok) throw new Error(created.error);
+  const ike = created?.value;
+  const signalling = ike?.signalling ?? new SignallingSecurity(provider, counters, signallingSas, monotonicNow());
   const { handle, ready } = await DataplaneHandle.start(
     {
       role: "homeagent",
       tunName: config.tunnel.interface,
-      tunnelSuite: config.mobileRouters[0]!.ipsec.tunnel.suite,
+      tunnelSuite: ike?.loop.tunnelSuite ?? staticKeys(config.mobileRouters[0]!.ipsec).tunnel.suite,
+      ...(ike ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort } : {}),
       batchSize: config.loop.batchSize,
       uplinks: [{ id: "core", interfaceName: config.uplink.interface, mtu: config.uplink.mtu, sourceAddress: config.address }],
       tooBigSource: config.address,
@@ -139,12 +147,14 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     if (reply) handle.sendLocal(uplink, reply, source);
   };
 
+  await ike?.start(handle);
+
   const lateness = new TimerLateness();
   lateness.start();
   const control = serveRoleControl(config.controlSocket, async (words) => {
     switch (words[0]) {
       case "status":
-        return { role: "homeagent", pid: process.pid, placement: handle.placement, tunnelMtu: ready.tunnelMtu, bindings: Object.fromEntries(homes.map((h) => [h, cache.bindingsOf(h)])), table: multiCoa.table(cache, homes, monotonicNow()), multiCoa: multiCoa.status() };
+        return { role: "homeagent", pid: process.pid, placement: handle.placement, tunnelMtu: ready.tunnelMtu, bindings: Object.fromEntries(homes.map((h) => [h, cache.bindingsOf(h)])), table: multiCoa.table(cache, homes, monotonicNow()), multiCoa: multiCoa.status(), ...(ike ? { ike: ike.status() } : {}) };
       case "counters":
         return { ...counters.snapshot(), ...(await handle.counters()) };
       case "lateness":
@@ -160,6 +170,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     async stop() {
       if (stopped) return;
       stopped = true;
+      await ike?.stop();
       timer.stop();
       lateness.stop();
       control.stop();

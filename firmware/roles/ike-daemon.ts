@@ -18,7 +18,7 @@ import { IkeSignallingSecurity } from "./ike-signalling.ts";
 /** After the IKE SA to the home agent is lost (no answer, DELETE, AUTHENTICATION_FAILED), try again this much later. */
 export const REINITIATE_DELAY_MS = 2_000;
 /** How long shutdown waits for the answers to our DELETEs. */
-const DELETE_GRACE_MS = 1_500;
+const DELETE_GRACE_MS = 3_000;
 
 const random = (length: number) => crypto.getRandomValues(new Uint8Array(length));
 
@@ -77,7 +77,10 @@ export class RouterIke {
     return this.#config.additionalChildren?.[0];
   }
 
-  /** Binds UDP 500 on every care-of address and initiates from the active one. */
+  /**
+   * Binds UDP 500 on every care-of address and initiates from the active one. `onSignallingReady` fires
+   * once the BU/BA CHILD_SA exists (or, with `signalling: false`, the payload CHILD_SA).
+   */
   async start(dataplane: DataplaneHandle, active: number): Promise<void> {
     this.#active = active;
     const session = new IkeSession({
@@ -127,7 +130,8 @@ export class RouterIke {
         if (e.oldName === this.#sa?.name) this.#sa = session.endpoint.ikeSas.find((sa) => sa.name === e.sa.name);
         return;
       case "child-sa-installed":
-        if (e.child.mode === "transport" && !this.#signallingReady) {
+        // Without a BU/BA CHILD_SA (`signalling: false`, a peer that is no home agent) the links start with the payload SA.
+        if ((e.child.mode === "transport" || !this.signallingSpec) && !this.#signallingReady) {
           this.#signallingReady = true;
           this.onSignallingReady();
         }
@@ -143,11 +147,19 @@ export class RouterIke {
     }
   }
 
+  /** The IKE SA to the home agent now: the one we track, or its successor after rekeys and collisions (§2.8.2). */
+  #current(): IkeSa | undefined {
+    if (this.#sa?.state === "established") return this.#sa;
+    const next = this.#session?.endpoint.ikeSas.find((sa) => sa.state === "established");
+    if (next) this.#sa = next;
+    return next ?? this.#sa;
+  }
+
   /** The traffic moved to uplink `index`: the IKE SA and its CHILD_SAs follow (MOBIKE UPDATE_SA_ADDRESSES). */
   moveTo(index: number): void {
     this.#active = index;
     const session = this.#session;
-    const sa = this.#sa;
+    const sa = this.#current();
     if (!session || !sa || sa.state !== "established") return;
     if (!sa.mobike) {
       this.#log("IKE: the home agent does not support MOBIKE; re-establishing from the new care-of address");
@@ -160,7 +172,7 @@ export class RouterIke {
   }
 
   status(): Record<string, unknown> {
-    const sa = this.#sa;
+    const sa = this.#current();
     return sa ? { ike: sa.summary(), state: sa.state, children: sa.children.map((c) => ({ name: c.name, mode: c.mode, state: c.state, spiIn: c.inboundSpi, spiOut: c.outboundSpi })) } : { ike: null };
   }
 

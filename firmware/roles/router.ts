@@ -13,7 +13,8 @@ import { formatIpv6, parseIpv6, parsePrefix, type Prefix } from "../wire/address
 import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { routerSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey } from "./link-probes.ts";
-import type { RouterConfig } from "./role-config.ts";
+import { RouterIke } from "./ike-daemon.ts";
+import { type RouterConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
 import { roleSecurity } from "./security-specs.ts";
 import { SignallingSecurity } from "./signalling-security.ts";
@@ -33,19 +34,26 @@ const DEREGISTRATION_GRACE_MS = 300;
 export async function startRouter(config: RouterConfig, options: RouterOptions): Promise<Daemon> {
   const log = options.log;
   const counters = new Counters();
-  const security = roleSecurity("router", config.ipsec, { homeAddress: config.homeAddress, homeAgent: config.homeAgent, mobileNetworkPrefixes: config.mobileNetworkPrefixes });
-  if (!security.ok) throw new Error(security.error);
+  const addresses = { homeAddress: config.homeAddress, homeAgent: config.homeAgent, mobileNetworkPrefixes: config.mobileNetworkPrefixes };
   const provider = await fastestCryptoProvider();
-  const signalling = new SignallingSecurity(provider, counters, security.value.signallingSas, monotonicNow());
+  // IKEv2 (default) keys the SAs after start; static keys are installed with the loop.
+  const created = config.security === "ikev2" ? RouterIke.create(config.ike!, { ...addresses, uplinks: config.uplinks }, provider, counters, log) : undefined;
+  if (created && !created.ok) throw new Error(created.error);
+  const ike = created?.value;
+  const security = ike ? { ok: true as const, value: { tunnelSas: [], policies: [], signallingSas: [] } } : roleSecurity("router", staticKeys(config.ipsec), addresses);
+  if (!security.ok) throw new Error(security.error);
+  const signalling = ike?.signalling ?? new SignallingSecurity(provider, counters, security.value.signallingSas, monotonicNow());
   let active = config.uplinks.findIndex((u) => u.id === config.activeUplink);
   // Before the loop takes the SAs over (installing one wipes the caller's key copy).
   const tunnelKey = (direction: "outbound" | "inbound") => security.value.tunnelSas.find((s) => s.direction === direction)!.encryptionKey;
-  const probeKey = linkProbeKey(tunnelKey("outbound"), tunnelKey("inbound"));
+  // IKE mode: no static tunnel keys to derive the probe key from; a random one (in-tunnel link probes go unanswered).
+  const probeKey = ike ? linkProbeKey(crypto.getRandomValues(new Uint8Array(20)), crypto.getRandomValues(new Uint8Array(20))) : linkProbeKey(tunnelKey("outbound"), tunnelKey("inbound"));
   const { handle, ready } = await DataplaneHandle.start(
     {
       role: "router",
       tunName: config.tunnel.interface,
-      tunnelSuite: config.ipsec.tunnel.suite,
+      tunnelSuite: ike?.loop.tunnelSuite ?? staticKeys(config.ipsec).tunnel.suite,
+      ...(ike ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort } : {}),
       batchSize: config.loop.batchSize,
       uplinks: config.uplinks.map((u) => ({ id: u.id, interfaceName: u.interface, mtu: u.mtu, sourceAddress: u.careOfAddress })),
       homeAgentAddress: config.homeAgent,
@@ -122,6 +130,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
         if (next !== active) {
           log(`uplink ${config.uplinks[active]?.id ?? "none"} → ${config.uplinks[next]?.id ?? "none"} (${multiCoa.name})`);
           active = next;
+          if (next >= 0) ike?.moveTo(next);
           counters.increment("router.uplink.switches");
         }
       }
@@ -148,7 +157,13 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     bul.handleMessage({ message: r.message, source: r.source, destination: r.routingType2Address ?? r.destination }, monotonicNow());
     drive();
   };
-  startLinks();
+  if (ike) {
+    // RFC 4877 §4.3: the first BU goes out once its transport-mode SA exists.
+    ike.onSignallingReady = startLinks;
+    await ike.start(handle, active);
+  } else {
+    startLinks();
+  }
 
   const switchUplink = (id: string) => {
     const next = uplinkIndex.get(id);
@@ -213,6 +228,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
           innerMtus: ready.innerMtus,
           bindings: bul.bindings(),
           multiCoa: multiCoa.status(),
+          ...(ike ? { ike: ike.status() } : {}),
           ...services?.status(),
         };
       case "counters":
@@ -256,6 +272,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       bul.deregisterAll(monotonicNow());
       drive();
       await Bun.sleep(DEREGISTRATION_GRACE_MS);
+      await ike?.stop();
       timer.stop();
       lateness.stop();
       control.stop();
