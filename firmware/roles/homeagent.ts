@@ -118,7 +118,8 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       changed = true;
     }
     // The binding cache and the design, not the SA, say which care-of addresses each router's ESP may come from and goes to (RFC 5648 §9.3.2).
-    if (changed) handle.setBindings(multiCoa.table(cache, homes, now));
+    // Routers keyed by IKE without Mobile IPv6 signalling (`ike.signalling: false`) are reached at their IKE SA's address.
+    if (changed) handle.setBindings([...multiCoa.table(cache, homes, now), ...(ike?.ikeOnlyBindings() ?? [])]);
     timer.rearm();
   };
   const timer = new CoreTimer(
@@ -147,6 +148,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     if (reply) handle.sendLocal(uplink, reply, source);
   };
 
+  if (ike) ike.onPeersChanged = () => drive(true);
   await ike?.start(handle);
 
   const lateness = new TimerLateness();

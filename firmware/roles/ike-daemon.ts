@@ -9,6 +9,7 @@ import { IkeEndpoint } from "../ike/ike-endpoint.ts";
 import type { IkeSa } from "../ike/ike-sa.ts";
 import { peerDirectory } from "../ike/peers.ts";
 import type { CryptoProvider } from "../ipsec/sad.ts";
+import type { BindingTableEntry } from "../dataplane/binding-table.ts";
 import type { DataplaneHandle } from "../dataplane/dataplane-handle.ts";
 import { monotonicNow } from "./daemon.ts";
 import { homeAgentPeerIkeConfig, type IkeRoleConfig, routerIkeConfig, tunnelSuiteOf, wipeIkeConfig } from "./ike-config.ts";
@@ -205,6 +206,8 @@ export class HomeAgentIke {
   readonly #log: (line: string) => void;
   readonly #keyExport: IkeRoleConfig["keyExport"];
   #session: IkeSession | undefined;
+  /** An IKE SA came, moved or went: the bindings of routers without Mobile IPv6 signalling changed. */
+  onPeersChanged: () => void = () => {};
 
   private constructor(peers: IkeConfig[], view: HomeAgentView, provider: CryptoProvider, counters: Counters, log: (line: string) => void, first: IkeRoleConfig) {
     this.#peers = peers;
@@ -244,9 +247,29 @@ export class HomeAgentIke {
       counters: this.#counters,
       log: this.#log,
       keyExport: this.#keyExport,
+      onEvent: (e) => {
+        if (e.kind === "ike-sa-established" || e.kind === "ike-sa-rekeyed" || e.kind === "ike-sa-closed" || e.kind === "endpoints-updated") this.onPeersChanged();
+      },
     });
     await this.#session.bind(this.#view.address);
     this.#session.pump();
+  }
+
+  /**
+   * Binding-table entries for mobile routers configured with `ike.signalling: false` (a plain IKEv2
+   * peer such as a security gateway, no BU/BA): their established IKE SA's peer address stands in for
+   * the care-of address, in both directions. Routers with signalling get theirs from the binding cache.
+   */
+  ikeOnlyBindings(): BindingTableEntry[] {
+    const out: BindingTableEntry[] = [];
+    for (const sa of this.#session?.endpoint.ikeSas ?? []) {
+      if (sa.state !== "established" || !sa.remote.address.includes(":")) continue;
+      const index = this.#peers.findIndex((p) => p.name === sa.config.name);
+      const mr = this.#view.mobileRouters[index];
+      if (!mr || mr.ike?.signalling !== false) continue;
+      out.push({ homeAddress: mr.homeAddress, prefixes: [...mr.mobileNetworkPrefixes], careOfAddresses: [sa.remote.address] });
+    }
+    return out;
   }
 
   status(): Record<string, unknown>[] {

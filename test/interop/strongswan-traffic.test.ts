@@ -240,4 +240,100 @@ describe.skipIf(!isRoot || !haveTools)("strongSwan interop with traffic", () => 
     const decrypted = lab.exec(lab.ours, ["tshark", "-n", "-r", capture, ...args, "-Y", `esp && udp.dstport==5555`, "-T", "fields", "-e", "esp.icv_good"]);
     expect(decrypted.out.split("\n").filter((l) => /^(1|True)$/.test(l.trim())).length).toBeGreaterThan(1000);
   }, 120_000);
+  function homeAgentConfig(auth: Auth, suite: (typeof SUITES)[number], over: Record<string, unknown> = {}, pki?: { ca: string; cert: string; key: string }) {
+    return {
+      role: "homeagent",
+      address: OURS.lte,
+      uplink: { interface: "lte0" },
+      tunnel: { interface: "mnh0" },
+      // charon plays the mobile router: its network 2001:db8:b::/64, identity b.lab, no Mobile IPv6 signalling.
+      mobileRouters: [
+        {
+          homeAddress: PEER_INNER,
+          mobileNetworkPrefixes: ["2001:db8:b::/64"],
+          security: "ikev2",
+          ike: { auth: authOf(auth, pki), localId: "a.lab", remoteId: "b.lab", proposals: [suite.ike], espProposals: [suite.esp], signalling: false, keyExport: keyFiles(), ...over },
+        },
+      ],
+      controlSocket: lab.controlSocket,
+      loop: { placement: "worker" },
+    };
+  }
+
+  async function initiateFromCharon(mark: number): Promise<void> {
+    const r = lab.swanctl("--initiate", "--child", "net", "--ike", "ini", "--timeout", "10");
+    if (r.code !== 0) throw new Error(`swanctl --initiate: ${r.out}${r.err}\n${lab.logs.slice(mark).join("\n")}`);
+    await lab.waitForLog(/homeagent: .*CHILD_SA payload tunnel .* in UDP/, 10_000, mark);
+  }
+
+  for (const [auth, suite] of matrix) {
+    test(`charon → monami homeagent, ${suite.ike} / ${suite.esp}, ${auth}: ping and hashed TCP both ways, ESP in UDP; charon's DELETE`, async () => {
+      const pki = auth === "pubkey" ? lab.makePki({ name: "a.lab", type: suite.dh === "ECP_384" ? "ec" : "ed25519" }, { name: "b.lab", type: suite.dh === "ECP_384" ? "ed25519" : "ec" }) : undefined;
+      lab.load(charonConf("initiator", auth, suite.ike, suite.esp, { local: "b.lab", remote: "a.lab" }, { local: "2001:db8:b::/64", remote: MOBILE_NETWORK }));
+      const mark = lab.logs.length;
+      await lab.startDaemon("homeagent", homeAgentConfig(auth, suite, {}, pki));
+      try {
+        await initiateFromCharon(mark);
+        const ini = lab.sas()["ini"]!;
+        expect([ini["encr-alg"], ini["encr-keysize"], ini["dh-group"], ini["remote-id"]]).toEqual([suite.encr, suite.keysize, suite.dh, "a.lab"]);
+        expect(await ping("peer")).toContain(" 0% packet loss");
+        expect(await ping("lan")).toContain(" 0% packet loss");
+        const up = await transfer("lan", 5_000_000);
+        expect(up.received).toBe(up.sent);
+        const down = await transfer("peer", 5_000_000);
+        expect(down.received).toBe(down.sent);
+        const closeMark = lab.logs.length;
+        expect(lab.swanctl("--terminate", "--ike", "ini", "--timeout", "5").code).toBe(0);
+        await lab.waitForLog(/homeagent: .*IKE: SA .* closed: deleted by peer/, 5_000, closeMark);
+        const status = await lab.control("status");
+        expect(status.ike).toEqual([]);
+      } finally {
+        await lab.stopDaemon();
+      }
+    }, 90_000);
+  }
+
+  test("charon → monami homeagent: CHILD_SA and IKE SA rekeyed by both sides under a numbered UDP stream, nothing lost", async () => {
+    const suite = SUITES[1];
+    lab.load(charonConf("initiator", "psk", suite.ike, suite.esp, { local: "b.lab", remote: "a.lab" }, { local: "2001:db8:b::/64", remote: MOBILE_NETWORK }));
+    const mark = lab.logs.length;
+    await lab.startDaemon("homeagent", homeAgentConfig("psk", suite, { childRekeySeconds: 5, ikeRekeySeconds: 6 }));
+    try {
+      await initiateFromCharon(mark);
+      const before = await lab.control("counters");
+      const streamMark = lab.logs.length;
+      // // b::1 (behind charon) ──UDP #0…3599 (200/s)──> lan, while both ends rekey.
+      const sink = lab.spawn(lab.lan, [process.execPath, STREAM, "sink", LAN_HOST, "5556", "19"]);
+      const out = new Response(sink.stdout).text();
+      await Bun.sleep(800);
+      const source = lab.spawn(lab.peer, [process.execPath, STREAM, "source", LAN_HOST, "5556", "200", "3600"]);
+      await Bun.sleep(4000);
+      expect(lab.swanctl("--rekey", "--child", "net").code).toBe(0);
+      await Bun.sleep(3000);
+      expect(lab.swanctl("--rekey", "--ike", "ini").code).toBe(0);
+      await source.exited;
+      const result = JSON.parse((await out).trim().split("\n").at(-1)!) as { received: number; missing: number };
+      const during = lab.logs.slice(streamMark);
+      const after = await lab.control("counters");
+      const by = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
+      const rekeys = {
+        child: during.filter((l) => /CHILD_SA payload tunnel .*\(rekeys /.test(l)).length,
+        ike: during.filter((l) => /IKE: SA .* rekeyed as /.test(l)).length,
+        childByUs: by("ike.child.rekey-due"),
+        ikeByUs: by("ike.sa.rekey-due"),
+      };
+      console.log(JSON.stringify({ stream: result, rekeys }));
+      expect(rekeys.childByUs).toBeGreaterThanOrEqual(1);
+      expect(rekeys.ikeByUs).toBeGreaterThanOrEqual(1);
+      expect(rekeys.child).toBeGreaterThan(rekeys.childByUs);
+      expect(rekeys.ike).toBeGreaterThan(rekeys.ikeByUs);
+      expect(result.received).toBe(3600);
+      expect(result.missing).toBe(0);
+    } finally {
+      await lab.stopDaemon();
+    }
+    // Our DELETE on shutdown: charon holds nothing afterwards.
+    for (let i = 0; i < 30 && lab.sas()["ini"] !== undefined; i++) await Bun.sleep(100);
+    expect(lab.sas()["ini"]).toBeUndefined();
+  }, 90_000);
 });
