@@ -161,12 +161,13 @@ export class LoopHost {
       errors.push(`${id}: interface ${device}: ${formatSysError(index.error)}`);
       return { id, interfaceIndex: 0, esp: undefined, signallingReceive: undefined, signallingSend: undefined, source: undefined };
     }
+    const clear = setup.clearTunnel ? keep(openRawSocket("ipv6-in-ipv6", { device, bufferBytes: setup.socketBufferBytes }), "IPv6-in-IPv6 socket") : undefined;
     const esp = keep(openRawSocket("esp6", { device, bufferBytes: setup.socketBufferBytes }), "ESP socket");
     const signallingReceive = setup.signalling ? keep(openSignallingPacketSocket(device), "signalling packet socket") : undefined;
     const signallingSend = setup.signalling ? keep(openRawSocket("ipv6-header-included", { device }), "signalling raw socket") : undefined;
     const source = sourceAddress === undefined ? undefined : parseIpv6(sourceAddress);
     const udp = setup.udpEncapsulationPort === undefined ? undefined : keep(openNatTSocket(device, setup.udpEncapsulationPort, setup.socketBufferBytes), "NAT-T socket");
-    return { id, interfaceIndex: index.value, esp, signallingReceive, signallingSend, source, udp };
+    return { id, interfaceIndex: index.value, esp, signallingReceive, signallingSend, source, udp, clear };
   }
 
   /** The Worker's loop: pump while there is work, sleep in ppoll when idle, yield when asked or every BUSY_YIELD_MS. */
@@ -181,6 +182,7 @@ export class LoopHost {
       if (Atomics.load(control, CONTROL_PENDING) !== 0 || t - yieldedAt > BUSY_YIELD_MS) {
         Atomics.store(control, CONTROL_PENDING, 0);
         this.#ike?.tick(instant(t));
+        this.#udp?.tick(instant(t));
         hot.add(HotCounter["loop.yields"], 1);
         await new Promise<void>((resolve) => setImmediate(resolve));
         yieldedAt = performance.now();
@@ -205,6 +207,7 @@ export class LoopHost {
         }
         hot.add(HotCounter["loop.yields"], 1);
         this.#ike?.tick(instant(performance.now()));
+        this.#udp?.tick(instant(performance.now()));
         if (moved) setImmediate(slice);
         else setTimeout(slice, 1);
       };

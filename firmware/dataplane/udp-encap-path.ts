@@ -90,8 +90,14 @@ export class UdpEncapsulationPath {
   readonly #sad: SecurityAssociationDatabase;
   readonly #counters: Counters;
   readonly #uplinks: readonly UdpUplink[];
-  /** When ESP (or IKE) last left each uplink's NAT-T socket. */
+  /** When anything (ESP, IKE, keepalive) last left each uplink's NAT-T socket. */
   readonly #lastSent: Float64Array;
+  /** When ESP last left each uplink's NAT-T socket, on which SA, to which peer (16 octets, IPv4 mapped) and port. */
+  readonly #lastEsp: Float64Array;
+  readonly #lastSpi: Float64Array;
+  readonly #lastPeer: Uint8Array[];
+  readonly #lastPort: Uint16Array;
+  readonly #keepalive = Uint8Array.of(0xff);
   readonly #control = new MessageBatch(1, 9216);
 
   constructor(sad: SecurityAssociationDatabase, uplinks: readonly UdpUplink[], counters: Counters) {
@@ -99,6 +105,10 @@ export class UdpEncapsulationPath {
     this.#uplinks = uplinks;
     this.#counters = counters;
     this.#lastSent = new Float64Array(uplinks.length).fill(-Infinity);
+    this.#lastEsp = new Float64Array(uplinks.length).fill(-Infinity);
+    this.#lastSpi = new Float64Array(uplinks.length);
+    this.#lastPeer = uplinks.map(() => new Uint8Array(16));
+    this.#lastPort = new Uint16Array(uplinks.length);
   }
 
   /**
@@ -119,7 +129,39 @@ export class UdpEncapsulationPath {
     writeSockaddrIn6(batch.names, batch.nameOffset(index), destination, 0, sa.encapsulation.destinationPort);
     if (!v4 && u.source !== undefined) batch.setSourceIpv6(index, u.source, 0, u.interfaceIndex);
     this.#lastSent[uplink] = now;
+    if (this.#lastSpi[uplink] !== sa.spi) {
+      this.#lastSpi[uplink] = sa.spi;
+      this.#lastPeer[uplink]!.set(destination);
+      this.#lastPort[uplink] = sa.encapsulation.destinationPort;
+    }
+    this.#lastEsp[uplink] = now;
     return true;
+  }
+
+  /**
+   * RFC 3948 §2.3 on the data path: an uplink whose NAT-T socket carried ESP and then sent nothing for
+   * NAT_KEEPALIVE_IDLE_MS sends one keepalive to that ESP's peer, so the NAT keeps the mapping. An
+   * uplink the peer's ESP has since left for another (a MOBIKE move) stops. Call between batches.
+   */
+  tick(now: Instant): void {
+    for (let u = 0; u < this.#uplinks.length; u++) {
+      if (this.#lastSpi[u] === 0 || now - this.#lastSent[u]! < NAT_KEEPALIVE_IDLE_MS) continue;
+      const peer = this.#lastPeer[u]!;
+      let moved = false;
+      for (let v = 0; v < this.#uplinks.length; v++) if (v !== u && this.#lastEsp[v]! > this.#lastEsp[u]! && equal(this.#lastPeer[v]!, peer)) moved = true;
+      if (moved) continue;
+      const socket = this.#uplinks[u]?.udp;
+      if (socket === undefined) continue;
+      const batch = this.#control;
+      batch.data.set(this.#keepalive, 0);
+      writeSockaddrIn6(batch.names, 0, peer, 0, this.#lastPort[u]!);
+      batch.prepareSend(0, 0, 1, SOCKADDR_IN6_LEN);
+      const source = this.#uplinks[u]!.source;
+      if (!isMapped(peer) && source !== undefined) batch.setSourceIpv6(0, source, 0, this.#uplinks[u]!.interfaceIndex);
+      const r = socket.sendBatch(batch, 0, 1);
+      this.#counters.increment(r === 1 ? "dataplane.udp.keepalive.sent" : `dataplane.udp.send.errno.${-r}`);
+      this.#lastSent[u] = now;
+    }
   }
 
   /**
@@ -152,6 +194,11 @@ export class UdpEncapsulationPath {
     this.#lastSent[uplink] = now;
     return true;
   }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length;
 }
 
 /** The sender of a datagram received on a dual-stack socket (sockaddr_in6 at `names[at..]`). */

@@ -12,6 +12,7 @@ import { defaultPorts, defaultRetransmit, type AuthConfig, type ChildSpec, type 
 import { parseIdentity } from "../ike/identity.ts";
 import { parseProposal, type ProposalSpec } from "../ike/proposal.ts";
 import { selectorFromPrefix } from "../ike/traffic-selectors.ts";
+import { parseIpv4, parseIpv6 } from "../wire/address.ts";
 import type { EspSuiteId } from "../crypto/suites.ts";
 
 const proposalList = (kind: "ike" | "esp", fallback: string[]) =>
@@ -24,6 +25,7 @@ const proposalList = (kind: "ike" | "esp", fallback: string[]) =>
   );
 const Seconds = (min: number, fallback: number) => v.optional(v.pipe(v.number(), v.minValue(min), v.maxValue(604_800)), fallback);
 const Path = v.pipe(v.string(), v.regex(/^\//, "must be an absolute path"));
+const Address = v.pipe(v.string(), v.check((t) => parseIpv6(t) !== undefined || parseIpv4(t) !== undefined, "must be an IPv6 or IPv4 address"));
 const Prefix = v.pipe(v.string(), v.check((t) => selectorFromPrefix(t) !== undefined, "must be a prefix address/length"));
 
 const IkeAuthSchema = v.variant("method", [
@@ -55,6 +57,15 @@ export const IkeRoleSchema = v.strictObject({
   remoteTs: v.optional(v.pipe(v.array(Prefix), v.minLength(1)), ["::/0"]),
   /** Negotiate the transport-mode CHILD_SA for BU/BA (RFC 4877 §4.3); off against a peer that is no home agent. */
   signalling: v.optional(v.boolean(), true),
+  /**
+   * Router: where IKE reaches the home agent (default its home agent address), e.g. its IPv4 address
+   * from an IPv4-only uplink behind a NAT44 (ESP then travels in UDP, RFC 3948).
+   */
+  peerAddress: v.optional(Address),
+  /** Router: the local IKE address per uplink id (default the uplink's care-of address), e.g. its IPv4 address. */
+  uplinkAddresses: v.optional(v.record(v.string(), Address)),
+  /** Home agent: the address this router's IKE arrives at (default the home agent address); bound too. */
+  localAddress: v.optional(Address),
   /** Debug only: append Wireshark key lines here (SECRET KEYS; off unless set). */
   keyExport: v.optional(v.strictObject({ ikev2: Path, esp: Path })),
   ports: v.optional(v.strictObject({ ike: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)), natT: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)) }), defaultPorts),

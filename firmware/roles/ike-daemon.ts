@@ -90,7 +90,7 @@ export class RouterIke {
       signalling: this.signalling,
       ports: this.#config.ports,
       uplinkOf: (address) => {
-        const i = this.#view.uplinks.findIndex((u) => u.careOfAddress === address);
+        const i = this.#view.uplinks.findIndex((_, index) => this.#ikeAddress(index) === address);
         return i >= 0 ? i : this.#active;
       },
       counters: this.#counters,
@@ -101,7 +101,7 @@ export class RouterIke {
     this.#session = session;
     for (const u of this.#view.uplinks) {
       try {
-        await session.bind(u.careOfAddress);
+        await session.bind(this.#ikeAddress(this.#view.uplinks.indexOf(u)));
       } catch (e) {
         this.#log(`IKE: cannot bind ${u.careOfAddress}: ${(e as Error).message}`);
       }
@@ -109,12 +109,18 @@ export class RouterIke {
     this.#initiate();
   }
 
+  /** IKE's local address on uplink `index`: configured (`uplinkAddresses`), else its care-of address. */
+  #ikeAddress(index: number): string {
+    const u = this.#view.uplinks[index]!;
+    return this.#ike.uplinkAddresses?.[u.id] ?? u.careOfAddress;
+  }
+
   #initiate(): void {
     const session = this.#session;
     if (!session || this.#stopping) return;
-    const coa = this.#view.uplinks[this.#active]!.careOfAddress;
     const ports = this.#config.ports;
-    this.#sa = session.endpoint.initiate(this.#config, { address: coa, port: ports.ike }, { address: this.#view.homeAgent, port: ports.ike }, monotonicNow());
+    const peer = this.#ike.peerAddress ?? this.#view.homeAgent;
+    this.#sa = session.endpoint.initiate(this.#config, { address: this.#ikeAddress(this.#active), port: ports.ike }, { address: peer, port: ports.ike }, monotonicNow());
     this.#counters.increment("router.ike.initiated");
     session.pump();
   }
@@ -168,7 +174,7 @@ export class RouterIke {
       session.pump();
       return;
     }
-    session.endpoint.updateAddresses(sa, this.#view.uplinks[index]!.careOfAddress, undefined, monotonicNow());
+    session.endpoint.updateAddresses(sa, this.#ikeAddress(index), undefined, monotonicNow());
     session.pump();
   }
 
@@ -251,7 +257,7 @@ export class HomeAgentIke {
         if (e.kind === "ike-sa-established" || e.kind === "ike-sa-rekeyed" || e.kind === "ike-sa-closed" || e.kind === "endpoints-updated") this.onPeersChanged();
       },
     });
-    await this.#session.bind(this.#view.address);
+    for (const address of new Set([this.#view.address, ...this.#view.mobileRouters.flatMap((mr) => (mr.ike?.localAddress ? [mr.ike.localAddress] : []))])) await this.#session.bind(address);
     this.#session.pump();
   }
 
@@ -263,11 +269,13 @@ export class HomeAgentIke {
   ikeOnlyBindings(): BindingTableEntry[] {
     const out: BindingTableEntry[] = [];
     for (const sa of this.#session?.endpoint.ikeSas ?? []) {
-      if (sa.state !== "established" || !sa.remote.address.includes(":")) continue;
+      if (sa.state !== "established") continue;
       const index = this.#peers.findIndex((p) => p.name === sa.config.name);
       const mr = this.#view.mobileRouters[index];
       if (!mr || mr.ike?.signalling !== false) continue;
-      out.push({ homeAddress: mr.homeAddress, prefixes: [...mr.mobileNetworkPrefixes], careOfAddresses: [sa.remote.address] });
+      // An IPv4 peer (behind a NAT44) as the data plane's dual-stack NAT-T socket sees it: IPv4-mapped.
+      const careOf = sa.remote.address.includes(":") ? sa.remote.address : `::ffff:${sa.remote.address}`;
+      out.push({ homeAddress: mr.homeAddress, prefixes: [...mr.mobileNetworkPrefixes], careOfAddresses: [careOf] });
     }
     return out;
   }

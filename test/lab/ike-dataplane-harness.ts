@@ -3,7 +3,7 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createLab, type Lab, type LabProcess } from "../../board/lab/lab.ts";
-import { ipv6Of } from "../../board/lab/topology.ts";
+import { ipv4Of, ipv6Of } from "../../board/lab/topology.ts";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 
 const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
@@ -30,6 +30,11 @@ export interface IkeDataplaneOptions {
   readonly ikeRekeySeconds?: number;
   readonly espProposals?: readonly string[];
   readonly proposals?: readonly string[];
+  /**
+   * IKE and ESP over the LTE uplink's IPv4 path, which `net` masquerades (NAT44): ESP in UDP (RFC 3948).
+   * Without Mobile IPv6 over IPv4 (RFC 5555) there is no BU: the home agent reaches the router at its IKE SA's address.
+   */
+  readonly natIpv4?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -86,7 +91,11 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
         ],
         activeUplink: "lte",
         security: "ikev2",
-        ike: ike({ remoteId: homeAgentAddress, keyExport: keyFiles }),
+        ike: ike({
+          remoteId: homeAgentAddress,
+          keyExport: keyFiles,
+          ...(options.natIpv4 ? { peerAddress: ipv4Of(t.coreHomeAgent), uplinkAddresses: { lte: ipv4Of(t.access.lte.router) }, signalling: false } : {}),
+        }),
         controlSocket: routerControl,
         loop,
       }),
@@ -98,7 +107,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
         address: homeAgentAddress,
         uplink: { interface: t.coreHomeAgent.name },
         tunnel: { interface: "mnh0" },
-        mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike({}) }],
+        mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike(options.natIpv4 ? { localAddress: ipv4Of(t.coreHomeAgent), signalling: false } : {}) }],
         controlSocket: homeAgentControl,
         loop,
       }),
@@ -178,7 +187,8 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
         await lab.destroy();
       },
     };
-    await harness.waitForBinding(ipv6Of(t.access.lte.router));
+    if (options.natIpv4) await harness.waitForLog(/homeagent: .*CHILD_SA payload tunnel .* in UDP/, 15_000);
+    else await harness.waitForBinding(ipv6Of(t.access.lte.router));
     return harness;
   } catch (e) {
     for (const p of processes.reverse()) await p.stop("SIGTERM", 3000).catch(() => 0);
