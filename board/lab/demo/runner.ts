@@ -460,14 +460,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const finalRouter = await d.routerCommand("counters");
     const finalHomeAgent = await d.homeAgentCommand("counters");
     const emulatorFinal = await lab.emulatorCounters();
-    await d.stop();
-    daemons = undefined;
-    const check = capture ? await capture.finish({ homeAgent: d.homeAgentAddress, homeAddress: d.homeAddress }) : undefined;
-    capture = undefined;
-    if (check) rec.event("note", check.ok ? `uplinks: ${check.packets} packets checked, nothing in clear` : `uplinks: PLAINTEXT seen: ${check.offenders.join("; ")}`);
+    // Shutdown order: the router deregisters (and says offline to the fleet) while the home agent still answers;
+    // the broker goes before the home agent, whose tunnel routes go with it (anything the broker still sent to
+    // the router afterwards would take the lab's plain route); the capture ends before the home agent stops.
+    await d.router.stop("SIGTERM", 5000).catch(() => 0);
     const fleetMessages = broker ? [...broker.messages] : [];
     await broker?.stop();
     broker = undefined;
+    const check = capture ? await capture.finish({ homeAgent: d.homeAgentAddress, homeAddress: d.homeAddress }) : undefined;
+    capture = undefined;
+    await d.stop();
+    daemons = undefined;
+    if (check) rec.event("note", check.ok ? `uplinks: ${check.packets} packets checked, nothing in clear` : `uplinks: PLAINTEXT seen: ${check.offenders.join("; ")}`);
     const report = buildReport({
       scenario,
       script,
