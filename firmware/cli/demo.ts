@@ -22,7 +22,7 @@ live and writes a report. Everything is torn down at the end, on Ctrl-C and on S
 
 options:
   --scenario NAME      ${SCENARIO_NAMES.join(" | ")} | FILE.jsonl   (default drive)
-  --mode MODE          multi-CoA IPsec design: ${MultiCoaModes.join(" | ")}   (default primary)
+  --mode MODE          multi-CoA IPsec design: ${MultiCoaModes.join(" | ")}   (default simultaneous)
   --duration SECONDS   wall-clock length of the drive (default 120; the scenario is sped up to fit)
   --report PATH        the HTML report (default ${DEFAULT_REPORT}); the JSON goes beside it
   --capture MODE       check the uplinks for plaintext with tshark: light (default: all but plain ESP), full, off
@@ -51,7 +51,7 @@ export async function run(args: string[]): Promise<number> {
       allowPositionals: false,
       options: {
         scenario: { type: "string", default: "drive" },
-        mode: { type: "string", default: "primary" },
+        mode: { type: "string", default: "simultaneous" },
         duration: { type: "string", default: "120" },
         report: { type: "string", default: DEFAULT_REPORT },
         capture: { type: "string", default: "light" },

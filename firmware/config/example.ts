@@ -39,8 +39,8 @@ export const EXAMPLE_CONFIG = `// monami device configuration (JSON with comment
 
   // IPsec towards the home agent.
   "ipsec": {
-    // primary | simultaneous | per-coa | mobike | auth-option | bypass-flows (see docs/fleet-topics.md)
-    "multiCoaMode": "primary",
+    // simultaneous (RFC 5648 §9.3, the default) | primary | per-coa | mobike | auth-option | bypass-flows (see docs/modes.md)
+    "multiCoaMode": "simultaneous",
     "auth": { "method": "psk", "psk": { "ref": "file:/etc/monami/ike-psk" } },
     "remoteId": "ha.example.net",
     "ike": { "proposals": ["aes256gcm16-prfsha256-x25519"], "lifetimeSeconds": 86400, "rekeyMarginSeconds": 540 },

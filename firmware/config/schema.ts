@@ -195,7 +195,7 @@ const IkeAuthSchema = v.variant("method", [
 ]);
 
 const IpsecSchema = v.strictObject({
-  multiCoaMode: v.optional(v.pipe(v.picklist(MultiCoaModes), v.description("Multi-CoA IPsec design (see docs).")), "primary"),
+  multiCoaMode: v.optional(v.pipe(v.picklist(MultiCoaModes), v.description("Multi-CoA IPsec design (see docs/modes.md); simultaneous is RFC 5648 §9.3.")), "simultaneous"),
   auth: IkeAuthSchema,
   localId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255), v.description("IKE identity of this router (default: device id)."))),
   remoteId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255), v.description("Expected IKE identity of the home agent."))),
@@ -466,8 +466,8 @@ export const DeviceConfigSchema = v.pipe(
   v.forward(
     v.partialCheck(
       [["ipsec", "multiCoaMode"], ["uplinks"]],
-      (c) => !(c.ipsec.multiCoaMode === "simultaneous" || c.ipsec.multiCoaMode === "per-coa") || c.uplinks.filter((u) => u.enabled).length >= 2,
-      "simultaneous and per-coa modes need at least two enabled uplinks",
+      (c) => c.ipsec.multiCoaMode !== "per-coa" || c.uplinks.filter((u) => u.enabled).length >= 2,
+      "per-coa mode needs at least two enabled uplinks (one SA set per care-of address)",
     ),
     ["ipsec", "multiCoaMode"],
   ),

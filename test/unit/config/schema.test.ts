@@ -34,7 +34,7 @@ describe("device config schema", () => {
     const r = validateConfig(minimal());
     if (!r.ok) throw new Error(JSON.stringify(r.error));
     const c = r.value;
-    expect(c.ipsec.multiCoaMode).toBe("primary");
+    expect(c.ipsec.multiCoaMode).toBe("simultaneous");
     expect(c.mqtt.keepaliveSeconds).toBe(45);
     expect(c.mqtt.protocol).toBe("5");
     expect(c.mqtt.topicPrefix).toBe("monami");
@@ -121,7 +121,7 @@ describe("device config schema", () => {
     expect(schema.required).toEqual(["device", "uplinks", "ipsec", "mobility", "mqtt"]);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.mqtt.properties.keepaliveSeconds.default).toBe(45);
-    expect(schema.properties.ipsec.properties.multiCoaMode.default).toBe("primary");
+    expect(schema.properties.ipsec.properties.multiCoaMode.default).toBe("simultaneous");
     expect(schema.properties.ipsec.properties.multiCoaMode.enum).toEqual(["primary", "simultaneous", "per-coa", "mobike", "auth-option", "bypass-flows"]);
     expect(JSON.parse(JSON.stringify(schema))).toEqual(schema);
   });
