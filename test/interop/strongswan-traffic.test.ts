@@ -200,11 +200,11 @@ describe.skipIf(!isRoot || !haveTools)("strongSwan interop with traffic", () => 
         ikeByUs: by("ike.sa.rekey-due"),
       };
       console.log(JSON.stringify({ stream: result, rekeys }));
-      // Ours by our timers, charon's by swanctl --rekey above (each side initiated at least one of each).
       expect(rekeys.childByUs).toBeGreaterThanOrEqual(1);
       expect(rekeys.ikeByUs).toBeGreaterThanOrEqual(1);
-      expect(rekeys.child).toBeGreaterThan(rekeys.childByUs);
-      expect(rekeys.ike).toBeGreaterThan(rekeys.ikeByUs);
+      // Charon's own rekeys were asked with swanctl above (exit 0); a rekey-due of ours may end in a collision (§2.8.1).
+      expect(rekeys.child).toBeGreaterThanOrEqual(2);
+      expect(rekeys.ike).toBeGreaterThanOrEqual(2);
       expect(result.received).toBe(3600);
       expect(result.missing).toBe(0);
 
@@ -325,8 +325,9 @@ describe.skipIf(!isRoot || !haveTools)("strongSwan interop with traffic", () => 
       console.log(JSON.stringify({ stream: result, rekeys }));
       expect(rekeys.childByUs).toBeGreaterThanOrEqual(1);
       expect(rekeys.ikeByUs).toBeGreaterThanOrEqual(1);
-      expect(rekeys.child).toBeGreaterThan(rekeys.childByUs);
-      expect(rekeys.ike).toBeGreaterThan(rekeys.ikeByUs);
+      // Charon's own rekeys were asked with swanctl above (exit 0); a rekey-due of ours may end in a collision (§2.8.1).
+      expect(rekeys.child).toBeGreaterThanOrEqual(2);
+      expect(rekeys.ike).toBeGreaterThanOrEqual(2);
       expect(result.received).toBe(3600);
       expect(result.missing).toBe(0);
     } finally {
