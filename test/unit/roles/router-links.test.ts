@@ -63,7 +63,8 @@ describe("link settings from the device config", () => {
     expect(p.probe.activeIntervalMs).toBe(1000);
     expect(p.probe.standbyIntervalMs).toBe(5000);
     expect(p.probe.maxTimeoutMs).toBe(2000); // the wifi uplink's default probeTimeoutMs
-    expect(p.mode).toBe("primary");
+    expect(p.mode).toBe("multi"); // simultaneous, the default design: an active set and a flow map
+    expect(linkPolicyOf(device({ ipsec: { auth: { method: "psk", psk: { ref: "env:PSK" } }, multiCoaMode: "primary" } })).mode).toBe("primary");
     expect(linkPolicyOf(device({ selection: { policy: "cost-aware" } })).weights.costPointsPerCurrencyPerGb).toBe(4);
   });
 
