@@ -142,7 +142,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
 
   // A probe is answered on the path it came by: to its outer source, through the uplink it arrived on.
   // The hold time reported is 0: the reply leaves within the same turn of this thread.
-  const responder = new ProbeResponder(probeKeys, counters);
+  const responder = new ProbeResponder(ike ? ike.probeKeys : probeKeys, counters);
   handle.onLocal = (uplink, source, packet) => {
     const reply = responder.answer(packet, 0);
     if (reply) handle.sendLocal(uplink, reply, source);

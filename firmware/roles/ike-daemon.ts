@@ -15,6 +15,8 @@ import { monotonicNow } from "./daemon.ts";
 import { homeAgentPeerIkeConfig, type IkeRoleConfig, routerIkeConfig, tunnelSuiteOf, wipeIkeConfig } from "./ike-config.ts";
 import { IkeSession } from "./ike-session.ts";
 import { IkeSignallingSecurity } from "./ike-signalling.ts";
+import { ProbeKeyRing } from "./link-probes.ts";
+import { formatIpv6, parseIpv6 } from "../wire/address.ts";
 
 /** After the IKE SA to the home agent is lost (no answer, DELETE, AUTHENTICATION_FAILED), try again this much later. */
 export const REINITIATE_DELAY_MS = 2_000;
@@ -45,6 +47,8 @@ interface RouterView {
 export class RouterIke {
   readonly signalling: IkeSignallingSecurity;
   readonly loop: IkeLoopSetup;
+  /** The in-tunnel link probes' key, from the tunnel CHILD_SA's KEYMAT after IKE_AUTH and each rekey. */
+  readonly probeKeys = new ProbeKeyRing();
   readonly #config: IkeConfig;
   readonly #view: RouterView;
   readonly #log: (line: string) => void;
@@ -57,6 +61,8 @@ export class RouterIke {
   #retry: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
   onSignallingReady: () => void = () => {};
+  /** The home agent answered an UPDATE_SA_ADDRESSES: the IKE SA is on uplink `index`'s address now. */
+  onMoved: (index: number) => void = () => {};
 
   private constructor(ike: IkeRoleConfig, config: IkeConfig, view: RouterView, provider: CryptoProvider, counters: Counters, log: (line: string) => void) {
     this.#ike = ike;
@@ -127,6 +133,7 @@ export class RouterIke {
 
   #onEvent(e: IkeEvent): void {
     const session = this.#session!;
+    followProbeKeys(this.probeKeys, e, "router");
     switch (e.kind) {
       case "ike-sa-established":
         if (e.sa.name !== this.#sa?.name) return;
@@ -136,6 +143,11 @@ export class RouterIke {
       case "ike-sa-rekeyed":
         if (e.oldName === this.#sa?.name) this.#sa = session.endpoint.ikeSas.find((sa) => sa.name === e.sa.name);
         return;
+      case "endpoints-updated": {
+        const index = this.#view.uplinks.findIndex((_, i) => this.#ikeAddress(i) === e.local.address);
+        if (index >= 0) this.onMoved(index);
+        return;
+      }
       case "child-sa-installed":
         // Without a BU/BA CHILD_SA (`signalling: false`, a peer that is no home agent) the links start with the payload SA.
         if ((e.child.mode === "transport" || !this.signallingSpec) && !this.#signallingReady) {
@@ -162,8 +174,11 @@ export class RouterIke {
     return next ?? this.#sa;
   }
 
-  /** The traffic moved to uplink `index`: the IKE SA and its CHILD_SAs follow (MOBIKE UPDATE_SA_ADDRESSES). */
-  moveTo(index: number): void {
+  /**
+   * The traffic moved to uplink `index`: the IKE SA and its CHILD_SAs follow (MOBIKE UPDATE_SA_ADDRESSES),
+   * announcing the addresses of `additionalUplinks` (RFC 4555 §3.6; none: NO_ADDITIONAL_ADDRESSES).
+   */
+  moveTo(index: number, additionalUplinks: readonly number[] = []): void {
     this.#active = index;
     const session = this.#session;
     const sa = this.#current();
@@ -174,7 +189,7 @@ export class RouterIke {
       session.pump();
       return;
     }
-    session.endpoint.updateAddresses(sa, this.#ikeAddress(index), undefined, monotonicNow());
+    session.endpoint.updateAddresses(sa, this.#ikeAddress(index), undefined, monotonicNow(), additionalUplinks.map((i) => this.#ikeAddress(i)));
     session.pump();
   }
 
@@ -189,8 +204,16 @@ export class RouterIke {
     await this.#session?.deleteAll(DELETE_GRACE_MS);
     this.#session?.close();
     this.signalling.clear();
+    this.probeKeys.clear();
     wipeIkeConfig(this.#config);
   }
+}
+
+/** Keeps a tunnel's probe key in step with its CHILD_SAs (link-probes.ts: derived from their KEYMAT). */
+function followProbeKeys(ring: ProbeKeyRing, e: IkeEvent, local: "router" | "homeagent"): void {
+  if (e.kind === "child-sa-installed") ring.handleChildInstalled(e.child, local);
+  else if (e.kind === "child-sa-deleted") ring.handleChildDeleted(e.inboundSpi);
+  else if (e.kind === "ike-sa-rekeyed") ring.handleIkeRekeyed(e.oldName, e.sa.name);
 }
 
 interface HomeAgentView {
@@ -206,6 +229,8 @@ interface HomeAgentView {
 export class HomeAgentIke {
   readonly signalling: IkeSignallingSecurity;
   readonly loop: IkeLoopSetup;
+  /** Each mobile router's probe key (home address, RFC 5952 text → ring), from its tunnel CHILD_SAs. */
+  readonly probeKeys: ReadonlyMap<string, ProbeKeyRing>;
   readonly #peers: IkeConfig[];
   readonly #view: HomeAgentView;
   readonly #counters: Counters;
@@ -221,6 +246,7 @@ export class HomeAgentIke {
     this.#counters = counters;
     this.#log = log;
     this.#keyExport = first.keyExport;
+    this.probeKeys = new Map(view.mobileRouters.map((mr) => [formatIpv6(parseIpv6(mr.homeAddress)!), new ProbeKeyRing()]));
     this.signalling = new IkeSignallingSecurity(provider, counters);
     this.loop = { tunnelSuite: tunnelSuiteOf(first), udpEncapsulationPort: peers[0]!.ports.natT };
   }
@@ -254,6 +280,7 @@ export class HomeAgentIke {
       log: this.#log,
       keyExport: this.#keyExport,
       onEvent: (e) => {
+        this.#followProbeKeys(e);
         if (e.kind === "ike-sa-established" || e.kind === "ike-sa-rekeyed" || e.kind === "ike-sa-closed" || e.kind === "endpoints-updated") this.onPeersChanged();
       },
     });
@@ -280,6 +307,26 @@ export class HomeAgentIke {
     return out;
   }
 
+  /** The ring of the mobile router whose IKE SA an event concerns (by the SA's peer configuration). */
+  #followProbeKeys(e: IkeEvent): void {
+    const name = e.kind === "child-sa-installed" ? e.child.ikeSaName : e.kind === "child-sa-deleted" ? e.ikeSaName : e.kind === "ike-sa-rekeyed" ? e.oldName : undefined;
+    if (name === undefined) return;
+    const sa = this.#session?.endpoint.ikeSas.find((s) => s.name === name || (e.kind === "ike-sa-rekeyed" && s.name === e.sa.name));
+    const mr = this.#view.mobileRouters[this.#peers.findIndex((p) => p.name === sa?.config.name)];
+    const ring = mr ? this.probeKeys.get(formatIpv6(parseIpv6(mr.homeAddress)!)) : undefined;
+    if (ring) followProbeKeys(ring, e, "homeagent");
+  }
+
+  /** Every established IKE SA with its mobile router's home address and the peer address it is on now. */
+  ikePeers(): { homeAddress: string; address: string }[] {
+    const out: { homeAddress: string; address: string }[] = [];
+    for (const sa of this.#session?.endpoint.ikeSas ?? []) {
+      const mr = this.#view.mobileRouters[this.#peers.findIndex((p) => p.name === sa.config.name)];
+      if (sa.state === "established" && mr) out.push({ homeAddress: mr.homeAddress, address: sa.remote.address });
+    }
+    return out;
+  }
+
   status(): Record<string, unknown>[] {
     return (this.#session?.endpoint.ikeSas ?? []).map((sa) => ({ ...sa.summary(), state: sa.state, children: sa.children.map((c) => ({ name: c.name, mode: c.mode, state: c.state })) }));
   }
@@ -288,6 +335,7 @@ export class HomeAgentIke {
     await this.#session?.deleteAll(DELETE_GRACE_MS);
     this.#session?.close();
     this.signalling.clear();
+    for (const ring of this.probeKeys.values()) ring.clear();
     for (const p of this.#peers) wipeIkeConfig(p);
   }
 }

@@ -11,7 +11,7 @@ import { formatDecision, type LinkDecision } from "../links/explain.ts";
 import { LinkEngine } from "../links/link-engine.ts";
 import { probeBytesPerDay } from "../links/probe-scheduler.ts";
 import { CoreTimer, monotonicNow } from "./daemon.ts";
-import { decodeProbePacket, encodeProbePacket } from "./link-probes.ts";
+import { encodeProbePacket, ProbeKeyRing } from "./link-probes.ts";
 
 /** One uplink of the router as the link engine sees it. */
 export interface RouterUplinkView {
@@ -40,7 +40,8 @@ export interface RouterLinksOptions {
   readonly uplinks: readonly RouterUplinkView[];
   readonly homeAddress: string;
   readonly homeAgent: string;
-  readonly probeKey: SecretBytes;
+  /** Static keys: the key; IKE: the ring the role re-keys after IKE_AUTH and every CHILD_SA rekey. */
+  readonly probeKey: SecretBytes | ProbeKeyRing;
   readonly sendProbe: (uplinkIndex: number, packet: Uint8Array) => void;
   readonly actions: RouterLinkActions;
   readonly onDecision: (decision: LinkDecision) => void;
@@ -90,6 +91,7 @@ const DEFAULT_SAMPLE_MS = 1000;
  */
 export class RouterLinks {
   readonly #o: RouterLinksOptions;
+  readonly #keys: ProbeKeyRing;
   readonly #byId: ReadonlyMap<string, RouterUplinkView>;
   readonly #byBindingId: ReadonlyMap<number, RouterUplinkView>;
   readonly #readers: ReadonlyMap<string, InterfaceStatsReader>;
@@ -105,6 +107,7 @@ export class RouterLinks {
 
   constructor(options: RouterLinksOptions, policy: LinkPolicyConfig, links: readonly LinkConfig[]) {
     this.#o = options;
+    this.#keys = options.probeKey instanceof ProbeKeyRing ? options.probeKey : new ProbeKeyRing(options.probeKey);
     this.#byId = new Map(options.uplinks.map((u) => [u.id, u]));
     this.#byBindingId = new Map(options.uplinks.map((u) => [u.bindingId, u]));
     this.#readers = new Map(options.uplinks.map((u) => [u.id, new InterfaceStatsReader(u.interfaceName, { counters: options.counters })]));
@@ -147,7 +150,7 @@ export class RouterLinks {
 
   /** An inner packet to the probe port arrived on `uplinkIndex` (the loop already opened its ESP). */
   handleProbePacket(uplinkIndex: number, packet: Uint8Array): void {
-    const received = decodeProbePacket(packet, this.#o.probeKey, this.#o.counters);
+    const received = this.#keys.decode(packet, this.#o.counters);
     if (!received.ok) return;
     const p = received.value.probe;
     const uplink = this.#byBindingId.get(p.bindingId);
@@ -252,7 +255,13 @@ export class RouterLinks {
     if (engine.pollTimeout() <= now) engine.handleTimeout(now);
     for (let t = engine.pollTransmit(); t !== undefined; t = engine.pollTransmit()) {
       const u = this.#byId.get(t.link)!;
-      const packet = encodeProbePacket({ type: "echo-request", bindingId: u.bindingId, sequenceNumber: t.sequenceNumber, originTimestampMs: Math.floor(t.sentAt), responderDelayUs: 0 }, this.#o.probeKey, this.#o.homeAddress, this.#o.homeAgent);
+      // IKE: no key before the first tunnel CHILD_SA (nor a tunnel to carry the probe); it counts as unanswered.
+      const key = this.#keys.key;
+      if (key === undefined) {
+        this.#o.counters.increment("router.probe.no-key");
+        continue;
+      }
+      const packet = encodeProbePacket({ type: "echo-request", bindingId: u.bindingId, sequenceNumber: t.sequenceNumber, originTimestampMs: Math.floor(t.sentAt), responderDelayUs: 0 }, key, this.#o.homeAddress, this.#o.homeAgent);
       this.#o.sendProbe(u.index, packet);
       this.#o.counters.increment("router.probe.sent");
     }

@@ -12,7 +12,7 @@ import { type RouterServices, startRouterServices } from "../runtime/router-runt
 import { formatIpv6, parseIpv6, parsePrefix, type Prefix } from "../wire/address.ts";
 import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { routerSteps, runSteps, undoSteps } from "./host-network.ts";
-import { LINK_PROBE_UDP_PORT, linkProbeKey } from "./link-probes.ts";
+import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeKeyRing } from "./link-probes.ts";
 import { RouterIke } from "./ike-daemon.ts";
 import { type RouterConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
@@ -46,8 +46,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   let active = config.uplinks.findIndex((u) => u.id === config.activeUplink);
   // Before the loop takes the SAs over (installing one wipes the caller's key copy).
   const tunnelKey = (direction: "outbound" | "inbound") => security.value.tunnelSas.find((s) => s.direction === direction)!.encryptionKey;
-  // IKE mode: no static tunnel keys to derive the probe key from; a random one (in-tunnel link probes go unanswered).
-  const probeKey = ike ? linkProbeKey(crypto.getRandomValues(new Uint8Array(20)), crypto.getRandomValues(new Uint8Array(20))) : linkProbeKey(tunnelKey("outbound"), tunnelKey("inbound"));
+  // IKE mode: the probe key follows the tunnel CHILD_SA (after IKE_AUTH, re-derived at each rekey).
+  const probeKey = ike ? ike.probeKeys : linkProbeKey(tunnelKey("outbound"), tunnelKey("inbound"));
   const { handle, ready } = await DataplaneHandle.start(
     {
       role: "router",
@@ -268,7 +268,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       if (stopped) return;
       stopped = true;
       await services?.stop();
-      probeKey.wipe();
+      // IKE mode: the ring is RouterIke's and wiped by its stop.
+      if (!(probeKey instanceof ProbeKeyRing)) probeKey.wipe();
       bul.deregisterAll(monotonicNow());
       drive();
       await Bun.sleep(DEREGISTRATION_GRACE_MS);

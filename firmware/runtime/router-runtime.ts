@@ -19,6 +19,7 @@ import type { LinkDecision } from "../links/explain.ts";
 import type { BindingUpdateListEntry } from "../mobility/binding-update-list.ts";
 import { monotonicNow } from "../roles/daemon.ts";
 import { linkConfigOf, linkPolicyOf } from "../roles/link-settings.ts";
+import type { ProbeKeyRing } from "../roles/link-probes.ts";
 import type { RouterConfig } from "../roles/role-config.ts";
 import { RouterLinks } from "../roles/router-links.ts";
 import { buildId, version } from "../version.ts";
@@ -37,8 +38,8 @@ export interface RouterCore {
   readonly handle: DataplaneHandle;
   readonly counters: Counters;
   readonly log: (line: string) => void;
-  /** The in-tunnel probe key (derived from the tunnel SAs before they went to the loop). */
-  readonly probeKey: SecretBytes;
+  /** The in-tunnel probe key (static: derived from the tunnel SAs before they went to the loop; IKE: re-keyed with the tunnel CHILD_SA). */
+  readonly probeKey: SecretBytes | ProbeKeyRing;
   bindings(): readonly BindingUpdateListEntry[];
   /** Index of the uplink carrying traffic, −1 for none. */
   activeUplink(): number;
