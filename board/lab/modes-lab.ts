@@ -32,6 +32,10 @@ export interface ModeRunOptions {
   readonly tag: string;
   /** Extra `ipsec.multiCoa` settings (same on both daemons). */
   readonly multiCoa?: Record<string, unknown>;
+  /** `auth-option`: settings over the lab's MN-HA association (Mobility SPI, key), e.g. `{ encryptPayload: true }`. */
+  readonly authOption?: Record<string, unknown>;
+  /** A tshark display filter of packets the run expects in clear on mr's uplinks (a bypass flow): not counted as leaks. */
+  readonly clearAllowed?: string;
   readonly log?: (line: string) => void;
   /** Keep the pcaps and logs (the lab's work folder is deleted otherwise). */
   readonly keepFiles?: string;
@@ -66,6 +70,10 @@ export interface ModeRunResult {
   /** Packets on mr's uplinks that show an inner address (lan, cn, home address) or a Mobility Header in clear. */
   readonly plaintextLeaks: number;
   readonly espPackets: number;
+  /** Packets on mr's uplinks that are IPv6-in-IPv6 (outer Next Header 41): payload tunnelled by mobility without IPsec. */
+  readonly tunnelledPackets: number;
+  /** Mobility Header packets in clear carrying the RFC 4285 authentication option (`auth-option` signalling). */
+  readonly authenticatedSignalling: number;
   readonly routerStatus: Record<string, unknown>;
   readonly homeAgentStatus: Record<string, unknown>;
   readonly routerCounters: Record<string, number>;
@@ -135,7 +143,10 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       outbound: { spi: outSpi, key: key(names[0], keymat(outSeed)) },
       inbound: { spi: inSpi, key: key(names[1], keymat(inSeed)) },
     });
-    const multiCoa = { ...o.multiCoa };
+    // `auth-option` (RFC 4285): one MN-HA key file for both ends, no IKE and no static SAs.
+    const authOption = o.mode === "auth-option" ? { mobilitySpi: 0x4d48, mnHaKey: key("mn-ha", Uint8Array.from({ length: 32 }, (_, i) => (0x55 + i * 11) & 0xff)), ...o.authOption } : undefined;
+    const multiCoa = { ...o.multiCoa, ...(authOption ? { authOption } : {}) };
+    const keyed = (sas: () => Record<string, unknown>) => (authOption ? {} : sas());
     const loop = { placement: "worker", batchSize: 64, offload: true };
     const routerConfig = {
       role: "router",
@@ -147,8 +158,10 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       uplinks: ACCESS_LINKS.map((name, i) => ({ id: name, interface: t.access[name].router.name, bindingId: i + 1, careOfAddress: ipv6Of(t.access[name].router), kind: name === "lte" ? "cellular" : "wifi" })),
       activeUplink: "wifi",
       ipsec: {
-        tunnel: pair(0x1001, 0x11, 0x2001, 0x22, ["mr-tunnel-out", "mr-tunnel-in"]),
-        signalling: pair(0x1002, 0x33, 0x2002, 0x44, ["mr-mh-out", "mr-mh-in"]),
+        ...keyed(() => ({
+          tunnel: pair(0x1001, 0x11, 0x2001, 0x22, ["mr-tunnel-out", "mr-tunnel-in"]),
+          signalling: pair(0x1002, 0x33, 0x2002, 0x44, ["mr-mh-out", "mr-mh-in"]),
+        })),
         multiCoaMode: o.mode,
         multiCoa,
       },
@@ -165,8 +178,10 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
           homeAddress: HOME_ADDRESS,
           mobileNetworkPrefixes: [t.mobileNetworkPrefix],
           ipsec: {
-            tunnel: pair(0x2001, 0x22, 0x1001, 0x11, ["ha-tunnel-out", "ha-tunnel-in"]),
-            signalling: pair(0x2002, 0x44, 0x1002, 0x33, ["ha-mh-out", "ha-mh-in"]),
+            ...keyed(() => ({
+              tunnel: pair(0x2001, 0x22, 0x1001, 0x11, ["ha-tunnel-out", "ha-tunnel-in"]),
+              signalling: pair(0x2002, 0x44, 0x1002, 0x33, ["ha-mh-out", "ha-mh-in"]),
+            })),
             multiCoaMode: o.mode,
             multiCoa,
           },
@@ -271,11 +286,21 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       if (o.after) await o.after(live);
 
       const inner = [lan, cn, HOME_ADDRESS];
+      // What the design sends in clear on purpose: RFC 4285 signalling (auth-option), its payload without ESP, a bypass flow.
+      const allowed = [
+        ...(authOption ? ["(mipv6 && mip6.options.auth)", ...(o.authOption?.encryptPayload === true ? [] : ["ipv6.nxt == 41"])] : []),
+        ...(o.clearAllowed ? [`(${o.clearAllowed})`] : []),
+      ];
+      const exposed = `${inner.map((a) => `ipv6.addr == ${a}`).join(" || ")} || mipv6 || udp.port == ${LAN_PORT} || udp.port == ${CN_PORT}`;
       let plaintextLeaks = 0;
       let espPackets = 0;
+      let tunnelledPackets = 0;
+      let authenticatedSignalling = 0;
       for (const f of files) {
-        plaintextLeaks += (await pcapField(f, "frame.number", `${inner.map((a) => `ipv6.addr == ${a}`).join(" || ")} || mipv6 || udp.port == ${LAN_PORT} || udp.port == ${CN_PORT}`)).length;
+        plaintextLeaks += (await pcapField(f, "frame.number", allowed.length === 0 ? exposed : `(${exposed}) && !(${allowed.join(" || ")})`)).length;
         espPackets += (await pcapField(f, "frame.number", "esp")).length;
+        tunnelledPackets += (await pcapField(f, "frame.number", "ipv6.nxt == 41")).length;
+        authenticatedSignalling += (await pcapField(f, "frame.number", "mipv6 && mip6.options.auth")).length;
       }
       const firstEvent = events[0]?.at;
       const firstDecision = monitor.decisions.find((d) => firstEvent !== undefined && d.at >= firstEvent);
@@ -298,10 +323,13 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         signallingMessages: delta("router.bu.sent", "router") + delta("homeagent.ba.sent", "homeAgent"),
         signallingBytes: delta("router.signalling.bytes", "router") + delta("homeagent.signalling.bytes", "homeAgent"),
         ikeSAs: Number(routerStatus.ikeSAs ?? 0),
-        childSAs: Number(routerStatus.childSAs ?? 1),
+        // Static keys: one tunnel SA pair; auth-option without ESP: none.
+        childSAs: Number(routerStatus.childSAs ?? (authOption && o.authOption?.encryptPayload !== true ? 0 : 1)),
         routerCpuPct: Math.round((((after.cpu - before.cpu) / ticksPerSecond) * 1000 * 100) / (after.at - before.at)),
         plaintextLeaks,
         espPackets,
+        tunnelledPackets,
+        authenticatedSignalling,
         routerStatus,
         homeAgentStatus,
         routerCounters: after.router as Record<string, number>,

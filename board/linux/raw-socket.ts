@@ -1,4 +1,4 @@
-// Raw IP sockets over bun:ffi: ESP (protocol 50) over IPv6 or IPv4, and IPv6 with the header included (for Mobility Header packets).
+// Raw IP sockets over bun:ffi: ESP (protocol 50) over IPv6 or IPv4, IPv6-in-IPv6 (41), and IPv6 with the header included (for Mobility Header packets).
 
 import { ok } from "../../firmware/core/result.ts";
 import type { MessageBatch } from "./ffi/socket-structs.ts";
@@ -13,6 +13,7 @@ import {
   IP_PKTINFO,
   IP_PMTUDISC_PROBE,
   IPPROTO_ESP,
+  IPPROTO_IPV6,
   IPPROTO_RAW,
   IPV6_DONTFRAG,
   IPV6_RECVPKTINFO,
@@ -122,19 +123,25 @@ export type RawSocketKind =
   /** IPv4, protocol 50: send ESP, the kernel adds the IPv4 header; receive whole IPv4 packets. */
   | "esp4"
   /** IPv6, IPPROTO_RAW (implies IPV6_HDRINCL): send whole IPv6 packets built by the caller. Send only. */
-  | "ipv6-header-included";
+  | "ipv6-header-included"
+  /**
+   * IPv6, protocol 41 (RFC 2473 IPv6-in-IPv6): send an inner packet, the kernel adds the outer header;
+   * receive inner packets without it. With no tunnel driver for protocol 41 in the kernel, an open
+   * socket is what keeps it from answering each packet with a Parameter Problem (measured: docs/modes.md).
+   */
+  | "ipv6-in-ipv6";
 
 /** Opens a raw socket (CAP_NET_RAW), non-blocking and close-on-exec. ESP is never fragmented locally. */
 export function openRawSocket(kind: RawSocketKind, options: SocketOptions = {}): SysResult<DatagramSocket> {
   const family = kind === "esp4" ? 4 : 6;
-  const protocol = kind === "ipv6-header-included" ? IPPROTO_RAW : IPPROTO_ESP;
+  const protocol = kind === "ipv6-header-included" ? IPPROTO_RAW : kind === "ipv6-in-ipv6" ? IPPROTO_IPV6 : IPPROTO_ESP;
   const fd = socket(family === 6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (!fd.ok) return fd;
   const configured = configureSocket(fd.value, family, options);
   if (!configured.ok) return configured;
   // RFC 4303 §3.3.5 lets the sender fragment after ESP; monami never does: an oversize packet fails (EMSGSIZE) instead.
   const noFragment =
-    kind === "esp6" ? setsockoptInt(fd.value, SOL_IPV6, IPV6_DONTFRAG, 1) : kind === "esp4" ? setsockoptInt(fd.value, SOL_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE) : ok(undefined);
+    kind === "esp6" || kind === "ipv6-in-ipv6" ? setsockoptInt(fd.value, SOL_IPV6, IPV6_DONTFRAG, 1) : kind === "esp4" ? setsockoptInt(fd.value, SOL_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE) : ok(undefined);
   if (!noFragment.ok) {
     close(fd.value);
     return noFragment;

@@ -43,6 +43,17 @@ export interface ForwardingPath {
    * and towards `outerDestination` (16 octets) when given, instead of the path's own choice.
    */
   sealLocal(data: Uint8Array, slotAt: number, innerLength: number, uplink: number, outerDestination: Uint8Array | undefined, now: Instant): number;
+  /**
+   * After `fromTunnelInterface`/`sealLocal` chose an uplink: true when the packet goes without IPsec,
+   * tunnelled by mobility alone (IPv6-in-IPv6, RFC 2473: a bypass flow, or `auth-option` without ESP).
+   * `data[slotAt + sealedAt, + sealedLength)` is then the inner packet, for the uplink's protocol-41 socket.
+   */
+  readonly sealedClear: boolean;
+  /**
+   * An IPv6-in-IPv6 packet from an uplink: the inner packet at `data[at, at+length)` (the outer header
+   * already removed), outer source at `source[sourceAt, +16)`. True: write the payload (as `fromUplink`).
+   */
+  fromUplinkClear(uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, now: Instant): boolean;
 }
 
 /** Drop counters the forwarding paths keep (ESP's own drops are `esp.drop.*`). */
@@ -58,12 +69,40 @@ export const ForwardingCounter = {
   unregisteredCareOf: "dataplane.drop.unregistered-care-of",
   /** `primary` design: ESP from a registered care-of address that is not the primary (firmware/multicoa/primary.ts). */
   notPrimaryCareOf: "dataplane.drop.not-primary-care-of",
+  /** IPv6-in-IPv6 (no IPsec): the inner packet is not a whole IPv6/IPv4 packet. */
+  clearMalformed: "dataplane.drop.clear-malformed",
+  /** IPv6-in-IPv6 at the home agent from an outer source that is no registered care-of address of the inner source's owner. */
+  clearUnregisteredCareOf: "dataplane.drop.clear-unregistered-care-of",
+  /** IPv6-in-IPv6 that matches no bypass selector while payload must be protected. */
+  clearNotBypass: "dataplane.drop.clear-not-bypass",
+  /** IPv6-in-IPv6 at the router from anyone but the home agent. */
+  clearNotHomeAgent: "dataplane.drop.clear-not-home-agent",
   sendFailed: "dataplane.drop.send-failed",
   tunWriteFailed: "dataplane.drop.tun-write-failed",
   truncated: "dataplane.drop.truncated",
   tooBigSent: "dataplane.icmp.packet-too-big.sent",
   tooBigSuppressed: "dataplane.icmp.packet-too-big.suppressed",
 } as const;
+
+/** Packets that went without IPsec: every one (`clear`) and those a bypass selector sent so (`bypass`), each way. */
+export const ClearCounter = {
+  tx: "dataplane.clear.tx",
+  rx: "dataplane.clear.rx",
+  bypassTx: "dataplane.bypass.tx",
+  bypassRx: "dataplane.bypass.rx",
+} as const;
+
+/**
+ * Whether `data[at, at+length)` is one whole IPv6 or IPv4 packet (the length its header states), as an
+ * IPv6-in-IPv6 payload must be (RFC 2473 §3.1: the tunnel packet carries exactly one inner packet).
+ */
+export function wholeInnerPacket(data: Uint8Array, at: number, length: number): boolean {
+  if (length < 1) return false;
+  const version = data[at]! >>> 4;
+  if (version === 6) return length >= 40 && 40 + ((data[at + 4]! << 8) | data[at + 5]!) === length;
+  if (version === 4) return length >= 20 && ((data[at + 2]! << 8) | data[at + 3]!) === length && (data[at]! & 0x0f) >= 5;
+  return false;
+}
 
 /** Inner IPv6 → Next Header 41, IPv4 → 4 (RFC 4303 §2.6), else −1. */
 export function tunnelNextHeader(data: Uint8Array, at: number): number {

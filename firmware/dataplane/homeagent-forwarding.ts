@@ -8,8 +8,9 @@ import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
 import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
 import { BindingTable } from "./binding-table.ts";
-import { DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader } from "./forwarding.ts";
+import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
 import type { LocalPort } from "./local-delivery.ts";
+import type { FlowSteering } from "../multicoa/flow-steering.ts";
 import type { ReturnPaths } from "../multicoa/return-paths.ts";
 import { matchOutboundPolicy } from "./policy-lookup.ts";
 
@@ -31,6 +32,9 @@ export class HomeAgentForwarding implements ForwardingPath {
   bindings = new BindingTable([]);
   /** `simultaneous`/`per-coa`: each flow goes back to the care-of address it last came from while that stays registered. */
   returnPaths: ReturnPaths | undefined;
+  /** Bypass selectors and `clearPayload` (firmware/multicoa/flow-steering.ts); undefined: everything under ESP. */
+  steering: FlowSteering | undefined;
+  sealedClear = false;
   outerDestination: Uint8Array = new Uint8Array(16);
   sealedAt = 0;
   sealedLength = 0;
@@ -74,11 +78,15 @@ export class HomeAgentForwarding implements ForwardingPath {
   /** SPD → SA → care-of address (`forced`, else the binding table's) → inner MTU → ESP in place. */
   #protect(data: Uint8Array, slotAt: number, innerLength: number, forced: Uint8Array | undefined, now: Instant): number {
     const innerAt = slotAt + HEADROOM;
-    const policy = matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
-    if (policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
-    if (policy.action !== "protect") return this.#drop(policy.action === "bypass" ? ForwardingCounter.bypassPolicy : ForwardingCounter.discardPolicy);
-    const sa = policy.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
-    if (sa === undefined) return this.#drop(ForwardingCounter.noSa);
+    this.sealedClear = false;
+    // A bypass flow (or all payload, `clearPayload`) goes tunnelled by mobility alone, to the same care-of address.
+    const steering = this.steering;
+    const clear = steering !== undefined && (steering.clearPayload || steering.bypasses(data, innerAt, innerLength));
+    const policy = clear ? undefined : matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
+    if (!clear && policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
+    if (policy !== undefined && policy.action !== "protect") return this.#drop(policy.action === "bypass" ? ForwardingCounter.bypassPolicy : ForwardingCounter.discardPolicy);
+    const sa = policy?.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
+    if (!clear && sa === undefined) return this.#drop(ForwardingCounter.noSa);
     const v6 = data[innerAt]! >>> 4 === 6;
     const learned = forced === undefined && this.returnPaths !== undefined ? this.returnPaths.lookup(data, innerAt, innerLength) : -1;
     const careOf =
@@ -88,6 +96,15 @@ export class HomeAgentForwarding implements ForwardingPath {
       this.tooBigMtu = this.innerMtu;
       this.#counters.increment(ForwardingCounter.tooBig);
       return TOO_BIG;
+    }
+    if (sa === undefined) {
+      this.#counters.increment(ClearCounter.tx);
+      if (!steering!.clearPayload) this.#counters.increment(ClearCounter.bypassTx);
+      this.outerDestination = careOf;
+      this.sealedClear = true;
+      this.sealedAt = HEADROOM;
+      this.sealedLength = innerLength;
+      return 0;
     }
     const espAt = innerAt - ESP_HEADER_LEN - sa.suite.ivLength;
     const length = this.#outbound.protectAt(sa, data, espAt, innerLength, tunnelNextHeader(data, innerAt), now);
@@ -113,6 +130,27 @@ export class HomeAgentForwarding implements ForwardingPath {
     if (!this.local) this.returnPaths?.learn(data, innerAt, r.payloadLength, source, sourceAt);
     this.payloadOffset = innerAt;
     this.payloadLength = r.payloadLength;
+    return true;
+  }
+
+  /**
+   * IPv6-in-IPv6 from a mobile router, no IPsec: a whole inner packet whose outer source is a registered
+   * care-of address of the inner source's owner (the same binding-cache check as after ESP), and that
+   * belongs to a bypass flow (the correspondent is its destination) unless all payload goes in clear.
+   */
+  fromUplinkClear(_uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, _now: Instant): boolean {
+    if (!wholeInnerPacket(data, at, length)) return this.#reject(ForwardingCounter.clearMalformed);
+    const v6 = data[at]! >>> 4 === 6;
+    this.local = this.#localPort !== undefined && this.#localPort.matches(data, at, length);
+    if (!this.local && !this.bindings.isRegistered(data, at + (v6 ? 8 : 12), v6 ? 16 : 4, source, sourceAt)) return this.#reject(ForwardingCounter.clearUnregisteredCareOf);
+    const steering = this.steering;
+    const all = steering?.clearPayload === true;
+    if (!all && steering?.bypasses(data, at, length, "destination") !== true) return this.#reject(ForwardingCounter.clearNotBypass);
+    this.#counters.increment(ClearCounter.rx);
+    if (!all) this.#counters.increment(ClearCounter.bypassRx);
+    if (!this.local) this.returnPaths?.learn(data, at, length, source, sourceAt);
+    this.payloadOffset = at;
+    this.payloadLength = length;
     return true;
   }
 

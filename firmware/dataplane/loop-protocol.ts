@@ -43,6 +43,8 @@ export interface LoopSetup {
   readonly localPort?: LocalPortSetup;
   /** Open a NAT-T socket per uplink on this UDP port (ESP in UDP and IKE, RFC 3948); the inner MTU then allows for the UDP header. */
   readonly udpEncapsulationPort?: number;
+  /** Open an IPv6-in-IPv6 socket per uplink: bypass flows and `auth-option` payload go tunnelled by mobility alone (no IPsec). */
+  readonly clearTunnel?: boolean;
 }
 
 export type ToLoop =

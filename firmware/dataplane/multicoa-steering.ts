@@ -1,4 +1,4 @@
-// Applies a multi-CoA design's directive inside the packet loop: flow steering and care-of addresses (router), return paths (home agent).
+// Applies a multi-CoA design's directive inside the packet loop: flow steering and care-of addresses (router), bypass and return paths (home agent).
 
 import { FlowSteering } from "../multicoa/flow-steering.ts";
 import { ReturnPaths } from "../multicoa/return-paths.ts";
@@ -12,7 +12,7 @@ import { RouterForwarding } from "./router-forwarding.ts";
 /**
  * Router: the steering replaces `activeUplink` for sealed traffic (its default uplink becomes the active
  * one, for probes and the like), and a changed care-of address becomes the uplink's outer source at once.
- * Home agent: return-path learning on or off (off forgets what was learned).
+ * Home agent: bypass selectors and clear payload (both directions), return-path learning on or off (off forgets what was learned).
  */
 export function applySteering(path: ForwardingPath | undefined, uplinks: readonly LoopUplink[], message: Extract<ToLoop, { type: "steering" }>): void {
   if (path instanceof RouterForwarding) {
@@ -26,6 +26,7 @@ export function applySteering(path: ForwardingPath | undefined, uplinks: readonl
       uplink.source = address;
     });
   } else if (path instanceof HomeAgentForwarding) {
+    path.steering = new FlowSteering(message.steering, "homeagent");
     if (message.learnReturnPaths) path.returnPaths ??= new ReturnPaths();
     else path.returnPaths = undefined;
   }

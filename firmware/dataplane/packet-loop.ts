@@ -25,6 +25,8 @@ export interface LoopUplink {
   source: Uint8Array | undefined;
   /** The NAT-T socket (ESP in UDP and IKE on port 4500, RFC 3948), when UDP encapsulation is on. */
   readonly udp?: DatagramSocket | undefined;
+  /** The IPv6-in-IPv6 socket (protocol 41): packets mobility tunnels without IPsec (bypass flows, `auth-option`). */
+  readonly clear?: DatagramSocket | undefined;
 }
 
 export interface PacketLoopOptions {
@@ -51,6 +53,10 @@ export interface PacketLoopOptions {
 
 /** Added to an uplink index in the send plan: the packet goes to that uplink's NAT-T socket. */
 const VIA_UDP = 0x10000;
+/** Added to an uplink index in the send plan: the packet goes to that uplink's IPv6-in-IPv6 socket. */
+const VIA_CLEAR = 0x20000;
+/** Left free before each packet received on an IPv6-in-IPv6 socket: room for the vnet header written in front. */
+const CLEAR_RECEIVE_HEADROOM = 16;
 
 const EAGAIN = -11;
 const PACKET_TOO_BIG_PER_SECOND = 50;
@@ -101,12 +107,13 @@ export class PacketLoop {
     this.#staging = new Uint8Array(new ArrayBuffer(options.vnetHeader ? VNET_HEADER_LEN + 65_536 : 8));
     this.#stagingAddress = addressOf(this.#staging);
     this.#coalescerAddress = addressOf(this.#coalescer.buffer);
-    this.#poll = new PollSet(2 + uplinks.length * 3);
+    this.#poll = new PollSet(2 + uplinks.length * 4);
     this.#poll.add(tun, POLLIN);
     for (const u of uplinks) {
       if (u.esp) this.#poll.add(u.esp.fd, POLLIN);
       if (u.signallingReceive) this.#poll.add(u.signallingReceive.fd, POLLIN);
       if (u.udp) this.#poll.add(u.udp.fd, POLLIN);
+      if (u.clear) this.#poll.add(u.clear.fd, POLLIN);
     }
     if (wake !== undefined) this.#poll.add(wake, POLLIN);
   }
@@ -125,6 +132,7 @@ export class PacketLoop {
       const uplink = this.#uplinks[u]!;
       if (uplink.esp !== undefined) moved += this.#fromUplink(u, uplink.esp, now);
       if (uplink.udp !== undefined) moved += this.#fromUplink(u, uplink.udp, now, true);
+      if (uplink.clear !== undefined) moved += this.#fromUplink(u, uplink.clear, now, false, true);
       if (uplink.signallingReceive !== undefined) moved += this.#signallingFrom(u, uplink.signallingReceive);
     }
     return moved > 0;
@@ -161,11 +169,7 @@ export class PacketLoop {
     const path = this.#path;
     const chosen = path.sealLocal(batch.data, slotAt, packet.length, uplink, outerDestination, now);
     if (chosen < 0 || this.#uplinks[chosen] === undefined) return false;
-    batch.prepareSend(0, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
-    writeSockaddrIn6(batch.names, batch.nameOffset(0), path.outerDestination, 0);
-    const u = this.#uplinks[chosen]!;
-    if (u.source !== undefined) batch.setSourceIpv6(0, u.source, 0, u.interfaceIndex);
-    this.#uplinkOf[0] = chosen;
+    this.#arm(0, chosen);
     this.#flush(1);
     this.#counters.increment("dataplane.local.tx");
     return true;
@@ -279,16 +283,23 @@ export class PacketLoop {
       if (uplink === TOO_BIG) this.#sendTooBig(data.subarray(slotAt + HEADROOM, slotAt + HEADROOM + innerLength), path.tooBigMtu, now);
       return false;
     }
-    if (this.#options.udpEncapsulation?.arm(batch, index, path.sealedAt, path.sealedLength, uplink, path.outerDestination, now)) {
+    if (!path.sealedClear && this.#options.udpEncapsulation?.arm(batch, index, path.sealedAt, path.sealedLength, uplink, path.outerDestination, now)) {
       this.#uplinkOf[index] = uplink + VIA_UDP;
       return true;
     }
+    this.#arm(index, uplink);
+    return true;
+  }
+
+  /** Arms send slot `index` with what the path just sealed: ESP (raw) or, `sealedClear`, the inner packet for IPv6-in-IPv6. */
+  #arm(index: number, uplink: number): void {
+    const batch = this.#send;
+    const path = this.#path;
     batch.prepareSend(index, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
     writeSockaddrIn6(batch.names, batch.nameOffset(index), path.outerDestination, 0);
     const u = this.#uplinks[uplink]!;
     if (u.source !== undefined) batch.setSourceIpv6(index, u.source, 0, u.interfaceIndex);
-    this.#uplinkOf[index] = uplink;
-    return true;
+    this.#uplinkOf[index] = path.sealedClear ? uplink + VIA_CLEAR : uplink;
   }
 
   /** sendmmsg runs of consecutive messages for the same uplink; a refused message is counted and skipped. */
@@ -302,7 +313,7 @@ export class PacketLoop {
       const uplink = uplinkOf[start]!;
       let end = start + 1;
       while (end < queued && uplinkOf[end] === uplink) end++;
-      const socket = uplink >= VIA_UDP ? this.#uplinks[uplink - VIA_UDP]!.udp : this.#uplinks[uplink]!.esp;
+      const socket = uplink >= VIA_CLEAR ? this.#uplinks[uplink - VIA_CLEAR]!.clear : uplink >= VIA_UDP ? this.#uplinks[uplink - VIA_UDP]!.udp : this.#uplinks[uplink]!.esp;
       let at = start;
       while (at < end) {
         const r = socket === undefined ? -19 : socket.sendBatch(batch, at, end - at);
@@ -325,11 +336,15 @@ export class PacketLoop {
     this.#hot.add(HotCounter["esp.tx.bytes"], sentBytes);
   }
 
-  /** `udp`: the NAT-T socket (dual-stack): keepalives and IKE are sorted out, ESP follows the same path. */
-  #fromUplink(u: number, socket: DatagramSocket, now: Instant, udp = false): number {
+  /**
+   * `udp`: the NAT-T socket (dual-stack): keepalives and IKE are sorted out, ESP follows the same path.
+   * `clear`: the IPv6-in-IPv6 socket: inner packets (received after some headroom) for `fromUplinkClear`.
+   */
+  #fromUplink(u: number, socket: DatagramSocket, now: Instant, udp = false, clear = false): number {
     const batch = this.#receive;
     const capacity = batch.capacity;
-    batch.prepareReceive(capacity, udp);
+    const headroom = clear ? CLEAR_RECEIVE_HEADROOM : 0;
+    batch.prepareReceive(capacity, udp, headroom);
     const n = socket.receiveBatch(batch, capacity);
     if (n <= 0) {
       if (n !== EAGAIN && n !== 0) this.#counters.increment(`dataplane.receive.errno.${-n}`);
@@ -345,7 +360,7 @@ export class PacketLoop {
     const v6 = socket.family === 6;
     for (let i = 0; i < n; i++) {
       const slotAt = batch.slotOffset(i);
-      let at = slotAt;
+      let at = slotAt + headroom;
       let length = batch.receivedLength(i);
       bytes += length;
       if (!v6) {
@@ -360,7 +375,7 @@ export class PacketLoop {
       }
       if (udp && !this.#espFromUdp(u, i, at, length)) continue;
       const sourceAt = batch.nameOffset(i) + (v6 ? 8 : 4);
-      if (!path.fromUplink(u, data, at, length, names, sourceAt, now)) continue;
+      if (!(clear ? path.fromUplinkClear(u, data, at, length, names, sourceAt, now) : path.fromUplink(u, data, at, length, names, sourceAt, now))) continue;
       if (path.local) {
         this.#counters.increment("dataplane.local.rx");
         this.#options.onLocal?.(u, names.slice(sourceAt, sourceAt + (v6 ? 16 : 4)), data.slice(path.payloadOffset, path.payloadOffset + path.payloadLength));

@@ -7,7 +7,7 @@ import type { EspOutbound } from "../ipsec/esp-outbound.ts";
 import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
 import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
-import { DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader } from "./forwarding.ts";
+import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
 import type { LocalPort } from "./local-delivery.ts";
 import type { FlowSteering } from "../multicoa/flow-steering.ts";
 import { matchOutboundPolicy } from "./policy-lookup.ts";
@@ -45,6 +45,7 @@ export class RouterForwarding implements ForwardingPath {
   payloadOffset = 0;
   payloadLength = 0;
   local = false;
+  sealedClear = false;
   /** Inner packets to this address/port (link probe replies) go to the control plane. */
   readonly #localPort: LocalPort | undefined;
 
@@ -83,9 +84,15 @@ export class RouterForwarding implements ForwardingPath {
     return this.#protect(data, slotAt, innerLength, uplink, now);
   }
 
-  /** SPD → SA → uplink (`forced` ≥ 0, else `uplinkFor`) → inner MTU → ESP in place. */
+  /**
+   * SPD → SA → uplink (`forced` ≥ 0, else `uplinkFor`) → inner MTU → ESP in place. A bypass flow (or
+   * every packet, `clearPayload`) skips IPsec: mobility's own IPv6-in-IPv6 tunnel on the same uplink.
+   */
   #protect(data: Uint8Array, slotAt: number, innerLength: number, forced: number, now: Instant): number {
     const innerAt = slotAt + HEADROOM;
+    this.sealedClear = false;
+    const steering = this.steering;
+    if (steering !== undefined && (steering.clearPayload || steering.bypasses(data, innerAt, innerLength))) return this.#clear(data, innerAt, innerLength, forced, steering.clearPayload);
     const policy = matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
     if (policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
     if (policy.action !== "protect") return this.#drop(policy.action === "bypass" ? ForwardingCounter.bypassPolicy : ForwardingCounter.discardPolicy);
@@ -107,6 +114,44 @@ export class RouterForwarding implements ForwardingPath {
     this.sealedAt = espAt - slotAt;
     this.sealedLength = length;
     return uplink;
+  }
+
+  /** The inner packet itself goes out, unprotected, on its flow's uplink (RFC 2473 encapsulation by the kernel's protocol-41 socket). */
+  #clear(data: Uint8Array, innerAt: number, innerLength: number, forced: number, all: boolean): number {
+    const uplink = forced >= 0 ? forced : this.uplinkFor(data, innerAt, innerLength);
+    if (uplink < 0) return this.#drop(ForwardingCounter.noUplink);
+    const mtu = this.uplinks[uplink]!.innerMtu;
+    if (innerLength > mtu) {
+      this.tooBigMtu = mtu;
+      this.#counters.increment(ForwardingCounter.tooBig);
+      return TOO_BIG;
+    }
+    this.#counters.increment(ClearCounter.tx);
+    if (!all) this.#counters.increment(ClearCounter.bypassTx);
+    this.sealedClear = true;
+    this.sealedAt = HEADROOM;
+    this.sealedLength = innerLength;
+    return uplink;
+  }
+
+  /**
+   * IPv6-in-IPv6 from the home agent only (the outer source), a whole inner packet, and — unless all
+   * payload goes in clear — one of a bypass flow (the correspondent is its source). No IPsec protects
+   * it: this is the trade the configuration made, counted per packet.
+   */
+  fromUplinkClear(_uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, _now: Instant): boolean {
+    const home = this.outerDestination;
+    for (let i = 0; i < 16; i++) if (source[sourceAt + i] !== home[i]) return this.#reject(ForwardingCounter.clearNotHomeAgent);
+    if (!wholeInnerPacket(data, at, length)) return this.#reject(ForwardingCounter.clearMalformed);
+    const steering = this.steering;
+    const all = steering?.clearPayload === true;
+    if (!all && steering?.bypasses(data, at, length, "source") !== true) return this.#reject(ForwardingCounter.clearNotBypass);
+    this.#counters.increment(ClearCounter.rx);
+    if (!all) this.#counters.increment(ClearCounter.bypassRx);
+    this.payloadOffset = at;
+    this.payloadLength = length;
+    this.local = this.#localPort !== undefined && this.#localPort.matches(data, at, length);
+    return true;
   }
 
   fromUplink(_uplink: number, data: Uint8Array, at: number, length: number, _source: Uint8Array, _sourceAt: number, now: Instant): boolean {

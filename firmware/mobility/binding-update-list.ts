@@ -605,6 +605,16 @@ export class BindingUpdateList {
       e.lastStatus = status;
       if (o.kind === "deregister") {
         // Accepted, or 133/167 (the HA no longer knew it): either way the binding is gone.
+        if (e.wanted === "registered") {
+          // Added again while its de-registration was in flight (an uplink that flapped): register it afresh.
+          delete e.confirmedCareOf;
+          delete e.expiresAt;
+          delete e.refreshAt;
+          e.needsSend = !e.failed;
+          this.#counters.increment("mobility.mr.binding.deregistered");
+          this.#events.push({ type: "binding-deregistered", bindingId: id });
+          continue;
+        }
         this.#entries.delete(id);
         this.#counters.increment("mobility.mr.binding.deregistered");
         this.#events.push({ type: "binding-deregistered", bindingId: id });

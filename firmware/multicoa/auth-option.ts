@@ -106,8 +106,11 @@ export interface VerifyOptions {
   readonly lastAccepted?: bigint;
 }
 
-/** Checks a received BU/BA. Ok: the message's timestamp (to remember as `lastAccepted`). Err: an RFC 4285 status. */
-export function verify(message: MobilityMessage, o: VerifyOptions): Result<bigint, number> {
+/**
+ * The authenticator alone (RFC 4285 §5.1): the last option is the MN-HA one, its SPI names a known
+ * association and the authenticator matches. Ok: the Mesg-ID timestamp, if the message carries one.
+ */
+export function checkAuthenticator(message: MobilityMessage, o: Pick<VerifyOptions, "associationFor" | "careOf" | "home">): Result<bigint | undefined, typeof AuthStatus.authFailed> {
   if (message.type !== "binding-update" && message.type !== "binding-acknowledgement") return err(AuthStatus.authFailed);
   const options = message.options;
   const last = options[options.length - 1];
@@ -118,11 +121,19 @@ export function verify(message: MobilityMessage, o: VerifyOptions): Result<bigin
   const data = mobilityData(unsigned, o.careOf, o.home, last.authenticationData.length);
   if (data === undefined || !constantTimeEqual(mac(a, data), last.authenticationData)) return err(AuthStatus.authFailed);
   const id = options.find((x) => x.type === "mobility-message-replay-protection");
-  if (id?.type !== "mobility-message-replay-protection") return err(AuthStatus.mesgIdRequired);
+  return ok(id?.type === "mobility-message-replay-protection" ? id.timestamp : undefined);
+}
+
+/** Checks a received BU/BA. Ok: the message's timestamp (to remember as `lastAccepted`). Err: an RFC 4285 status. */
+export function verify(message: MobilityMessage, o: VerifyOptions): Result<bigint, number> {
+  const authentic = checkAuthenticator(message, o);
+  if (!authentic.ok) return authentic;
+  const timestamp = authentic.value;
+  if (timestamp === undefined) return err(AuthStatus.mesgIdRequired);
   const window = BigInt(o.windowSeconds) << 32n;
-  const skew = id.timestamp > o.now ? id.timestamp - o.now : o.now - id.timestamp;
-  if (skew > window || (o.lastAccepted !== undefined && id.timestamp <= o.lastAccepted)) return err(AuthStatus.idMismatch);
-  return ok(id.timestamp);
+  const skew = timestamp > o.now ? timestamp - o.now : o.now - timestamp;
+  if (skew > window || (o.lastAccepted !== undefined && timestamp <= o.lastAccepted)) return err(AuthStatus.idMismatch);
+  return ok(timestamp);
 }
 
 function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -12,6 +12,11 @@ export interface SteeringSpec {
   readonly bypass: readonly BypassSelector[];
   /** `per-coa`: the outbound tunnel SPI of each uplink's own SA (absent: the SPD's SA for all). */
   readonly outboundSpiByUplink?: readonly number[];
+  /**
+   * `auth-option` without ESP: every payload packet is tunnelled by mobility alone (IPv6-in-IPv6,
+   * RFC 2473), in clear; absent or false: only the bypass flows are.
+   */
+  readonly clearPayload?: boolean;
 }
 
 /** The header fields a flow rule or bypass selector looks at. */
@@ -92,6 +97,7 @@ export class FlowSteering {
   readonly defaultUplink: number;
   readonly outboundSpiByUplink: readonly number[] | undefined;
   readonly bypassEnabled: boolean;
+  readonly clearPayload: boolean;
   readonly #rules: CompiledRule[];
   readonly #bypass: CompiledBypass[];
   readonly #side: "router" | "homeagent";
@@ -110,6 +116,7 @@ export class FlowSteering {
     }));
     this.#bypass = spec.bypass.map((b) => ({ protocol: b.protocol, remote: b.remotePrefix === undefined ? undefined : compilePrefix(b.remotePrefix), ports: b.remotePorts }));
     this.bypassEnabled = this.#bypass.length > 0;
+    this.clearPayload = spec.clearPayload === true;
   }
 
   /** The uplink of the inner packet at `data[at, +length)`: the first matching rule's, else the default. */
@@ -130,14 +137,18 @@ export class FlowSteering {
     return this.defaultUplink;
   }
 
-  /** Whether the inner packet belongs to a flow configured to go without IPsec. */
-  bypasses(data: Uint8Array, at: number, length: number): boolean {
+  /**
+   * Whether the inner packet belongs to a flow configured to go without IPsec. `remote` says which end
+   * of the packet is the correspondent: by default the one of a packet this side sends (router:
+   * destination, home agent: source); a received packet has it at the other end.
+   */
+  bypasses(data: Uint8Array, at: number, length: number, remote: "source" | "destination" = this.#side === "router" ? "destination" : "source"): boolean {
     if (!this.bypassEnabled) return false;
     const f = this.#flow;
     if (!readInnerFlow(data, at, length, f)) return false;
     const v6 = data[at]! >>> 4 === 6;
-    const remoteAt = at + (this.#side === "router" ? (v6 ? 24 : 16) : v6 ? 8 : 12);
-    const remotePort = this.#side === "router" ? f.destinationPort : f.sourcePort;
+    const remoteAt = at + (remote === "destination" ? (v6 ? 24 : 16) : v6 ? 8 : 12);
+    const remotePort = remote === "destination" ? f.destinationPort : f.sourcePort;
     for (const b of this.#bypass) {
       if (b.protocol !== undefined && b.protocol !== f.protocol) continue;
       if (b.ports !== undefined && (remotePort < b.ports.from || remotePort > b.ports.to)) continue;

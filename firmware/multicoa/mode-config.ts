@@ -65,8 +65,8 @@ export const MultiCoaSchema = v.optional(
         algorithm: v.optional(v.picklist(["hmac-sha1-96", "hmac-sha256-128"]), "hmac-sha1-96"),
         /** RFC 4285 §6 timestamp window, seconds. */
         timestampWindowSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(300)), 7),
-        /** monami's own extension: ESP tunnel SAs keyed from the MN-HA key (off: payload in clear IPv6-in-IPv6). */
-        esp: v.optional(v.boolean(), false),
+        /** monami's own extension (docs/modes.md): ESP tunnel SAs keyed from the MN-HA key (off: payload in clear IPv6-in-IPv6). */
+        encryptPayload: v.optional(v.boolean(), false),
       }),
     ),
   }),

@@ -27,6 +27,19 @@ export interface RouterDirective {
   readonly careOfAddresses: readonly string[];
 }
 
+/** A design's request to move the IKE SA (MOBIKE UPDATE_SA_ADDRESSES) to an uplink's address, announcing the others. */
+export interface IkeMove {
+  readonly uplink: number;
+  /** Uplinks whose addresses go in ADDITIONAL_*_ADDRESS (RFC 4555 §3.6). */
+  readonly additionalUplinks: readonly number[];
+}
+
+/** An established IKE SA at the home agent: whose it is and the peer address it is on now. */
+export interface IkePeer {
+  readonly homeAddress: string;
+  readonly address: string;
+}
+
 /**
  * The router side of a design. Inputs: link events (from the link monitor or the control socket),
  * mobility events and received BAs; outputs: BUL commands (made directly on the BUL it was given),
@@ -50,6 +63,11 @@ export interface RouterMode {
   /** Chooses (or keeps) the care-of address a BU leaves from. */
   routeSignalling(transmit: MobilityTransmit): MobilityTransmit;
   pollDirective(): RouterDirective | undefined;
+  /** The design moves the IKE SA itself (`pollIkeMove`); otherwise the role moves it with the default uplink. */
+  readonly movesIkeSa: boolean;
+  pollIkeMove(): IkeMove | undefined;
+  /** The IKE SA is on `uplink`'s address now (the peer answered the update). */
+  ikeMoved(uplink: number, now: Instant): void;
   status(): Record<string, unknown>;
 }
 
@@ -62,6 +80,8 @@ export interface HomeAgentMode {
   table(cache: BindingCache, homeAddresses: readonly string[], now: Instant): BindingTableEntry[];
   /** Learn each flow's return care-of address from authenticated packets (RFC 5648 §9.3.2 outbound choice). */
   readonly learnReturnPaths: boolean;
+  /** The home agent's established IKE SAs (before each `table`); designs that follow the IKE SA's address use it. */
+  observeIkePeers?(peers: readonly IkePeer[], now: Instant): void;
   /** When `handleTimeout` is due (then rebuild the table). */
   pollTimeout(): Instant | undefined;
   handleTimeout(now: Instant): void;
@@ -190,6 +210,14 @@ export abstract class RouterModeBase implements RouterMode {
   routeSignalling(transmit: MobilityTransmit): MobilityTransmit {
     return transmit;
   }
+
+  readonly movesIkeSa: boolean = false;
+
+  pollIkeMove(): IkeMove | undefined {
+    return undefined;
+  }
+
+  ikeMoved(_uplink: number, _now: Instant): void {}
 
   pollDirective(): RouterDirective | undefined {
     if (!this.#dirty) return undefined;

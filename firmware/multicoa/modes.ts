@@ -3,6 +3,7 @@
 import type { MultiCoaMode } from "../config/schema.ts";
 import type { MultiCoaConfig } from "./mode-config.ts";
 import type { HomeAgentMode, RouterMode, RouterModeOptions } from "./mode.ts";
+import { MobikeHomeAgent, MobikeRouter } from "./mobike.ts";
 import { PrimaryHomeAgent, PrimaryRouter } from "./primary.ts";
 import { SimultaneousHomeAgent, SimultaneousRouter } from "./simultaneous.ts";
 
@@ -19,8 +20,9 @@ export function createRouterMode(mode: MultiCoaMode, o: RouterModeOptions): Rout
     case "simultaneous":
     case "bypass-flows":
       return new SimultaneousRouter(o);
-    case "per-coa":
     case "mobike":
+      return new MobikeRouter(o);
+    case "per-coa":
     case "auth-option":
       throw new Error(`multiCoaMode "${mode}" is not available in the daemons yet`);
   }
@@ -34,8 +36,9 @@ export function createHomeAgentMode(mode: MultiCoaMode, config: MultiCoaConfig, 
     case "simultaneous":
     case "bypass-flows":
       return new SimultaneousHomeAgent(log);
-    case "per-coa":
     case "mobike":
+      return new MobikeHomeAgent(config.primaryDrainMs, log);
+    case "per-coa":
     case "auth-option":
       throw new Error(`multiCoaMode "${mode}" is not available in the daemons yet`);
   }

@@ -119,6 +119,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     }
     // The binding cache and the design, not the SA, say which care-of addresses each router's ESP may come from and goes to (RFC 5648 §9.3.2).
     // Routers keyed by IKE without Mobile IPv6 signalling (`ike.signalling: false`) are reached at their IKE SA's address.
+    if (changed) multiCoa.observeIkePeers?.(ike?.ikePeers() ?? [], now);
     if (changed) handle.setBindings([...multiCoa.table(cache, homes, now), ...(ike?.ikeOnlyBindings() ?? [])]);
     timer.rearm();
   };

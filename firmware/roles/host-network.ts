@@ -7,17 +7,17 @@ export interface HostStep {
 }
 
 /**
- * Drops, before the kernel's own IPv6 processing, the ESP packets that carry a Routing header or
- * Destination Options first: the Mobility signalling (BU with a Home Address option, BA with a Type 2
- * routing header) that our packet socket has already taken. Without CONFIG_IPV6_MIP6 the kernel would
- * otherwise answer each with an ICMPv6 Parameter Problem (RFC 8200 §4.2, §4.4), in clear.
+ * Drops, before the kernel's own IPv6 processing, the ESP (or, `auth-option`, plain Mobility Header)
+ * packets that carry a Routing header or Destination Options first: the Mobility signalling (BU with a
+ * Home Address option, BA with a Type 2 routing header) that our packet socket has already taken. Without
+ * CONFIG_IPV6_MIP6 the kernel would otherwise answer each with an ICMPv6 Parameter Problem (RFC 8200 §4.2, §4.4), in clear.
  */
 export function signallingFilter(table: string): { up: HostStep; down: HostStep } {
   const ruleset = [
     `table inet ${table} {`,
     "  chain mobility-signalling {",
     "    type filter hook prerouting priority -400; policy accept;",
-    "    ip6 nexthdr { 43, 60 } meta l4proto esp counter drop",
+    "    ip6 nexthdr { 43, 60 } meta l4proto { esp, 135 } counter drop",
     "  }",
     "}",
     "",

@@ -44,6 +44,10 @@ const Ipsec = v.strictObject({
   multiCoa: MultiCoaSchema,
 });
 
+const SECURITY_KINDS = ["ikev2", "static", "mn-ha"] as const;
+type SecurityKind = (typeof SECURITY_KINDS)[number];
+const KEYED_MESSAGE = 'security "ikev2" needs an `ike` section, "static" needs ipsec.tunnel and ipsec.signalling, "mn-ha" (the only one of multiCoaMode "auth-option") needs ipsec.multiCoa.authOption';
+
 const Loop = v.optional(
   v.strictObject({
     placement: v.optional(v.picklist(["worker", "main-thread"]), "worker"),
@@ -79,8 +83,11 @@ export const RouterConfigSchema = v.pipe(
     /** The uplink carrying traffic at start (an uplink id). */
     activeUplink: v.string(),
     bindingLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(4), v.maxValue(0xffff * 4)), 600),
-    /** How SAs are keyed: IKEv2 (`ike`) or static keys (`ipsec.tunnel`, `ipsec.signalling`); see `withSecurity`. */
-    security: v.optional(v.picklist(["ikev2", "static"])),
+    /**
+     * How SAs are keyed: IKEv2 (`ike`), static keys (`ipsec.tunnel`, `ipsec.signalling`), or the RFC 4285
+     * MN-HA key of `multiCoaMode: "auth-option"` (`ipsec.multiCoa.authOption`); see `withSecurity`.
+     */
+    security: v.optional(v.picklist(SECURITY_KINDS)),
     ike: v.optional(IkeRoleSchema),
     ipsec: v.optional(Ipsec, {}),
     controlSocket: v.pipe(v.string(), v.regex(/^\//, "must be an absolute path")),
@@ -94,7 +101,7 @@ export const RouterConfigSchema = v.pipe(
   }),
   v.check((c) => c.uplinks.some((u) => u.id === c.activeUplink), "activeUplink must name one of the uplinks"),
   v.transform(withSecurity),
-  v.check((c) => keyed(c), 'security "ikev2" needs an `ike` section, "static" needs ipsec.tunnel and ipsec.signalling'),
+  v.check((c) => keyed(c), KEYED_MESSAGE),
   v.check((c) => new Set(c.uplinks.map((u) => u.bindingId)).size === c.uplinks.length, "binding ids must be unique"),
 );
 
@@ -102,13 +109,13 @@ const MobileRouter = v.pipe(
   v.strictObject({
     homeAddress: Ipv6,
     mobileNetworkPrefixes: v.pipe(v.array(Ipv6Prefix), v.minLength(1)),
-    security: v.optional(v.picklist(["ikev2", "static"])),
+    security: v.optional(v.picklist(SECURITY_KINDS)),
     /** This router's IKE policy at the home agent (found by its identity, default its home address). */
     ike: v.optional(IkeRoleSchema),
     ipsec: v.optional(Ipsec, {}),
   }),
   v.transform(withSecurity),
-  v.check((c) => keyed(c), 'security "ikev2" needs an `ike` section, "static" needs ipsec.tunnel and ipsec.signalling'),
+  v.check((c) => keyed(c), KEYED_MESSAGE),
 );
 
 export const HomeAgentConfigSchema = v.strictObject({
@@ -128,12 +135,21 @@ export const HomeAgentConfigSchema = v.strictObject({
  * IKEv2 is the default; a configuration that gives static keys and no `security` keeps them (they were
  * the only kind before IKEv2 keyed the daemons).
  */
-function withSecurity<C extends { security?: "ikev2" | "static" | undefined; ipsec: { tunnel?: unknown; signalling?: unknown } }>(c: C): C & { security: "ikev2" | "static" } {
-  return { ...c, security: c.security ?? (c.ipsec.tunnel !== undefined || c.ipsec.signalling !== undefined ? "static" : "ikev2") };
+function withSecurity<C extends { security?: SecurityKind | undefined; ipsec: { tunnel?: unknown; signalling?: unknown; multiCoaMode: string } }>(c: C): C & { security: SecurityKind } {
+  const fallback = c.ipsec.multiCoaMode === "auth-option" ? "mn-ha" : c.ipsec.tunnel !== undefined || c.ipsec.signalling !== undefined ? "static" : "ikev2";
+  return { ...c, security: c.security ?? fallback };
 }
 
-function keyed(c: { security: "ikev2" | "static"; ike?: unknown; ipsec: { tunnel?: unknown; signalling?: unknown } }): boolean {
-  return c.security === "ikev2" ? c.ike !== undefined : c.ipsec.tunnel !== undefined && c.ipsec.signalling !== undefined;
+function keyed(c: { security: SecurityKind; ike?: unknown; ipsec: { tunnel?: unknown; signalling?: unknown; multiCoaMode: string; multiCoa: { authOption?: unknown } } }): boolean {
+  const authOption = c.ipsec.multiCoaMode === "auth-option";
+  switch (c.security) {
+    case "ikev2":
+      return !authOption && c.ike !== undefined;
+    case "static":
+      return !authOption && c.ipsec.tunnel !== undefined && c.ipsec.signalling !== undefined;
+    case "mn-ha":
+      return authOption && c.ipsec.multiCoa.authOption !== undefined;
+  }
 }
 
 /** The static keys of a config that passed the schema with `security: "static"`. */

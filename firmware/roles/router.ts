@@ -123,6 +123,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       }
       if (events > 0) services?.bindingsChanged();
       moved ||= events > 0;
+      // `mobike`: the design moves the IKE SA (UPDATE_SA_ADDRESSES) and moves traffic when it is answered.
+      for (let m = multiCoa.pollIkeMove(); m !== undefined; m = multiCoa.pollIkeMove()) ike?.moveTo(m.uplink, m.additionalUplinks);
       const directive = multiCoa.pollDirective();
       if (directive) {
         handle.setSteering({ steering: directive.steering, careOfAddresses: directive.careOfAddresses });
@@ -130,7 +132,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
         if (next !== active) {
           log(`uplink ${config.uplinks[active]?.id ?? "none"} → ${config.uplinks[next]?.id ?? "none"} (${multiCoa.name})`);
           active = next;
-          if (next >= 0) ike?.moveTo(next);
+          if (next >= 0 && !multiCoa.movesIkeSa) ike?.moveTo(next);
           counters.increment("router.uplink.switches");
         }
       }
@@ -160,6 +162,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   if (ike) {
     // RFC 4877 §4.3: the first BU goes out once its transport-mode SA exists.
     ike.onSignallingReady = startLinks;
+    ike.onMoved = (index) => {
+      multiCoa.ikeMoved(index, monotonicNow());
+      drive();
+    };
     await ike.start(handle, active);
   } else {
     startLinks();

@@ -269,6 +269,8 @@ export const IPV6_PKTINFO = 50;
 export const IPV6_DONTFRAG = 62;
 export const SOL_PACKET = 263;
 export const IPPROTO_UDP = 17;
+/** IPv6 encapsulated in IPv6 (RFC 2473): a raw socket of this protocol sends and receives the inner packet. */
+export const IPPROTO_IPV6 = 41;
 export const IPPROTO_ESP = 50;
 export const IPPROTO_RAW = 255;
 export const ETH_P_IPV6 = 0x86dd;

@@ -139,14 +139,17 @@ export class MessageBatch {
     return this.vectorAddress + i * MMSGHDR_LEN;
   }
 
-  /** Arms messages [0, count) for recvmmsg: full slots, room for a sockaddr and a control message. */
-  prepareReceive(count: number, withControl: boolean): void {
+  /**
+   * Arms messages [0, count) for recvmmsg: full slots (less `headroom` octets left free at the start of
+   * each, for a header written in front later), room for a sockaddr and a control message.
+   */
+  prepareReceive(count: number, withControl: boolean, headroom = 0): void {
     const words = this.#words;
     const iov = this.#iovecWords;
     const slot = this.slotSize;
     for (let i = 0; i < count; i++) {
-      setPointer(iov, i * 4, this.dataAddress + i * slot);
-      iov[i * 4 + 2] = slot;
+      setPointer(iov, i * 4, this.dataAddress + i * slot + headroom);
+      iov[i * 4 + 2] = slot - headroom;
       const w = i * 16;
       words[w + 2] = SOCKADDR_SLOT;
       words[w + 10] = withControl ? CONTROL_SLOT : 0;

@@ -353,6 +353,23 @@ describe("de-registration and returning home", () => {
     expect(s.events).toContainEqual({ type: "binding-deregistered", bindingId: BID2 });
   });
 
+  test("// BU { lifetime 0, BID 2 } --> ; BID 2 added again ; <-- BA { 0 }: BID 2 is registered afresh, not forgotten (a flapping uplink)", () => {
+    const s = registered();
+    s.mr.removeCareOfAddress(s.clock.now(), BID2);
+    s.pump();
+    const deregistration = s.sent.at(-1)!.bu;
+    expect(deregistration.lifetimeUnits).toBe(0);
+    s.mr.addCareOfAddress(s.clock.now(), wifi);
+    s.ack(deregistration, 0);
+    expect(s.events).toContainEqual({ type: "binding-deregistered", bindingId: BID2 });
+    s.runUntil(s.clock.now());
+    const again = s.sent.at(-1)!.bu;
+    expect(again.lifetimeUnits).toBeGreaterThan(0);
+    expect(bidsOf(again).map((o) => (o as { bindingId: number }).bindingId)).toContain(2);
+    s.ack(again, 0);
+    expect(s.mr.registeredBindingIds()).toEqual([BID1, BID2]);
+  });
+
   test("de-register all: lifetime 0 and no BID option (RFC 5648 §5.4)", () => {
     const s = registered();
     s.mr.deregisterAll(s.clock.now());
