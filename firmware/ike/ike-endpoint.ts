@@ -137,8 +137,8 @@ export class IkeEndpoint {
     this.#queue(sa, new LivenessInitiator(), now);
   }
   /** MOBIKE: move the IKE SA and its CHILD_SAs to a new local (and optionally remote) address (RFC 4555 §3.5). */
-  updateAddresses(sa: IkeSa, localAddress: string, remoteAddress: string | undefined, now: Instant): void {
-    this.#queue(sa, new MobikeUpdateInitiator(localAddress, remoteAddress), now);
+  updateAddresses(sa: IkeSa, localAddress: string, remoteAddress: string | undefined, now: Instant, additional: readonly string[] = []): void {
+    this.#queue(sa, new MobikeUpdateInitiator(localAddress, remoteAddress, additional), now);
   }
   childBySpi(sa: IkeSa, inboundSpi: EspSpi): ChildSa | undefined {
     return sa.childByInbound(inboundSpi);

@@ -1,6 +1,6 @@
 // MOBIKE (RFC 4555): UPDATE_SA_ADDRESSES with NAT detection and COOKIE2 (§3.5, §3.8), and peer address lists (§3.6).
 
-import { formatIpv4, formatIpv6 } from "../../wire/address.ts";
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from "../../wire/address.ts";
 import type { Payload } from "../../wire/ikev2/payloads.ts";
 import { ExchangeType, NotifyType } from "../constants.ts";
 import { constantTimeEqual } from "../encrypted-payload.ts";
@@ -10,6 +10,22 @@ import { detectNat, natDetectionNotifies } from "../natd.ts";
 import { errorNotify, notifies, notify, type InitiatorTask, type Received, type ResponderReply, type ResponderTask, type TaskContext, type TaskOutcome } from "../task.ts";
 
 const COOKIE2_LENGTH = 16;
+
+/**
+ * §3.6: our other addresses as ADDITIONAL_IP6_ADDRESS / ADDITIONAL_IP4_ADDRESS notifies (at most 8),
+ * or NO_ADDITIONAL_ADDRESSES when there are none. Unparsable entries are skipped.
+ */
+export function additionalAddressNotifies(addresses: readonly string[]): Payload[] {
+  const out: Payload[] = [];
+  for (const a of addresses) {
+    if (out.length === 8) break;
+    const v4 = a.includes(":") ? undefined : parseIpv4(a);
+    const v6 = v4 === undefined ? parseIpv6(a) : undefined;
+    if (v4) out.push(notify(NotifyType.additionalIp4Address, v4));
+    else if (v6) out.push(notify(NotifyType.additionalIp6Address, v6));
+  }
+  return out.length > 0 ? out : [notify(NotifyType.noAdditionalAddresses)];
+}
 
 function emitEndpoints(sa: IkeSa, ctx: TaskContext): void {
   ctx.emit({ kind: "endpoints-updated", ikeSaName: sa.name, local: sa.local, remote: sa.remote, udpEncapsulation: sa.espInUdp });
@@ -24,12 +40,15 @@ export class MobikeUpdateInitiator implements InitiatorTask {
   readonly exchange = ExchangeType.informational;
   readonly #local: string;
   readonly #remote: string | undefined;
+  readonly #additional: readonly string[];
   #cookie2: Uint8Array | undefined;
   #previous: { local: Endpoint; remote: Endpoint } | undefined;
 
-  constructor(localAddress: string, remoteAddress?: string) {
+  /** `additional`: our other usable addresses, announced in the same request (§3.6); empty: NO_ADDITIONAL_ADDRESSES. */
+  constructor(localAddress: string, remoteAddress?: string, additional: readonly string[] = []) {
     this.#local = localAddress;
     this.#remote = remoteAddress;
+    this.#additional = additional;
   }
 
   shouldRun(sa: IkeSa): boolean {
@@ -46,7 +65,7 @@ export class MobikeUpdateInitiator implements InitiatorTask {
       notify(NotifyType.updateSaAddresses),
       ...natDetectionNotifies(sa.initiatorSpi, sa.responderSpi, sa.local, sa.remote),
       notify(NotifyType.cookie2, this.#cookie2),
-      notify(NotifyType.noAdditionalAddresses),
+      ...additionalAddressNotifies(this.#additional.filter((a) => a !== this.#local)),
     ];
   }
 
