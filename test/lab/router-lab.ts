@@ -38,6 +38,8 @@ export interface RouterLabOptions {
   /** Started in the router's namespace before the router (e.g. the MQTT relay); stopped at teardown. */
   readonly beforeRouter?: (lab: Lab, dir: string) => Promise<void>;
   readonly log?: (line: string) => void;
+  /** How the SAs are keyed: the lab's static keys (default) or IKEv2 with a PSK (both daemons' `ike` sections). */
+  readonly security?: "static" | "ikev2";
 }
 
 function keyRef(dir: string, name: string, bytes: Uint8Array): { ref: string } {
@@ -66,6 +68,9 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
     const routerControl = join(dir, "router.sock");
     const homeAgentControl = join(dir, "homeagent.sock");
     const device = o.device?.(lab, dir);
+    const pskFile = join(dir, "ike.psk");
+    if (o.security === "ikev2") writeFileSync(pskFile, `lab-psk-${crypto.randomUUID()}`, { mode: 0o600 });
+    const ike = { auth: { method: "psk", psk: { ref: `file:${pskFile}` } } };
     const routerConfig = {
       role: "router",
       homeAddress: HOME_ADDRESS,
@@ -78,11 +83,15 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
         { id: "wifi", interface: t.access.wifi.router.name, bindingId: 2, careOfAddress: ipv6Of(t.access.wifi.router) },
       ],
       activeUplink: "lte",
-      ipsec: {
-        multiCoaMode: "primary",
-        tunnel: pair(k.tunnelToHomeAgent, k.tunnelToRouter, ["mr-tunnel-out", "mr-tunnel-in"]),
-        signalling: pair(k.signallingToHomeAgent, k.signallingToRouter, ["mr-mh-out", "mr-mh-in"]),
-      },
+      ...(o.security === "ikev2"
+        ? { security: "ikev2", ike: { ...ike, remoteId: homeAgentAddress }, ipsec: { multiCoaMode: "primary" } }
+        : {
+            ipsec: {
+              multiCoaMode: "primary",
+              tunnel: pair(k.tunnelToHomeAgent, k.tunnelToRouter, ["mr-tunnel-out", "mr-tunnel-in"]),
+              signalling: pair(k.signallingToHomeAgent, k.signallingToRouter, ["mr-mh-out", "mr-mh-in"]),
+            },
+          }),
       controlSocket: routerControl,
       ...(device ? { device } : {}),
     };
@@ -95,11 +104,15 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
         {
           homeAddress: HOME_ADDRESS,
           mobileNetworkPrefixes: [t.mobileNetworkPrefix],
-          ipsec: {
-            multiCoaMode: "primary",
-            tunnel: pair(k.tunnelToRouter, k.tunnelToHomeAgent, ["ha-tunnel-out", "ha-tunnel-in"]),
-            signalling: pair(k.signallingToRouter, k.signallingToHomeAgent, ["ha-mh-out", "ha-mh-in"]),
-          },
+          ...(o.security === "ikev2"
+            ? { security: "ikev2", ike, ipsec: { multiCoaMode: "primary" } }
+            : {
+                ipsec: {
+                  multiCoaMode: "primary",
+                  tunnel: pair(k.tunnelToRouter, k.tunnelToHomeAgent, ["ha-tunnel-out", "ha-tunnel-in"]),
+                  signalling: pair(k.signallingToRouter, k.signallingToHomeAgent, ["ha-mh-out", "ha-mh-in"]),
+                },
+              }),
         },
       ],
       controlSocket: homeAgentControl,
