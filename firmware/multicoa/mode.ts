@@ -80,6 +80,8 @@ export interface HomeAgentMode {
   table(cache: BindingCache, homeAddresses: readonly string[], now: Instant): BindingTableEntry[];
   /** Learn each flow's return care-of address from authenticated packets (RFC 5648 §9.3.2 outbound choice). */
   readonly learnReturnPaths: boolean;
+  /** All payload goes tunnelled by mobility alone, without IPsec (`auth-option` without ESP); absent: false. */
+  readonly clearPayload?: boolean;
   /** The home agent's established IKE SAs (before each `table`); designs that follow the IKE SA's address use it. */
   observeIkePeers?(peers: readonly IkePeer[], now: Instant): void;
   /** When `handleTimeout` is due (then rebuild the table). */

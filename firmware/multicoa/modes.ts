@@ -1,6 +1,7 @@
 // Chooses the design object of each role from `ipsec.multiCoaMode` (the same name on router and home agent).
 
 import type { MultiCoaMode } from "../config/schema.ts";
+import { AuthOptionHomeAgent, AuthOptionRouter } from "./auth-option-mode.ts";
 import type { MultiCoaConfig } from "./mode-config.ts";
 import type { HomeAgentMode, RouterMode, RouterModeOptions } from "./mode.ts";
 import { MobikeHomeAgent, MobikeRouter } from "./mobike.ts";
@@ -20,10 +21,11 @@ export function createRouterMode(mode: MultiCoaMode, o: RouterModeOptions): Rout
     case "simultaneous":
     case "bypass-flows":
       return new SimultaneousRouter(o);
+    case "auth-option":
+      return new AuthOptionRouter(o);
     case "mobike":
       return new MobikeRouter(o);
     case "per-coa":
-    case "auth-option":
       throw new Error(`multiCoaMode "${mode}" is not available in the daemons yet`);
   }
 }
@@ -36,10 +38,12 @@ export function createHomeAgentMode(mode: MultiCoaMode, config: MultiCoaConfig, 
     case "simultaneous":
     case "bypass-flows":
       return new SimultaneousHomeAgent(log);
+    case "auth-option":
+      if (config.authOption === undefined) throw new Error('multiCoaMode "auth-option" needs ipsec.multiCoa.authOption (Mobility SPI and MN-HA key)');
+      return new AuthOptionHomeAgent(config.authOption.encryptPayload, log);
     case "mobike":
       return new MobikeHomeAgent(config.primaryDrainMs, log);
     case "per-coa":
-    case "auth-option":
       throw new Error(`multiCoaMode "${mode}" is not available in the daemons yet`);
   }
 }

@@ -6,12 +6,15 @@ import type { StaticPolicySpec, StaticSaSpec } from "../dataplane/static-securit
 import { BindingCache } from "../mobility/binding-cache.ts";
 import { earliest } from "../core/instant.ts";
 import { createHomeAgentMode } from "../multicoa/modes.ts";
+import { AuthOptionHomeAgentSignalling } from "../multicoa/auth-option-signalling.ts";
+import type { MnHaAssociation } from "../multicoa/auth-option.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
 import { formatIpv6, parseIpv6, parsePrefix } from "../wire/address.ts";
 import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts";
 import { homeAgentSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeResponder } from "./link-probes.ts";
 import { HomeAgentIke } from "./ike-daemon.ts";
+import { AUTH_OPTION_ESP_SUITE, authOptionSecurity, mnHaAssociation } from "./auth-option-security.ts";
 import { type HomeAgentConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
 import { roleSecurity } from "./security-specs.ts";
@@ -33,7 +36,21 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
   // IKEv2 (per mobile router, the default) or static keys: one kind for all routers of this home agent.
   const ikeMode = config.mobileRouters.every((mr) => mr.security === "ikev2");
   if (!ikeMode && config.mobileRouters.some((mr) => mr.security === "ikev2")) throw new Error("mobileRouters: mixing IKEv2 and static keys on one home agent is not supported");
+  // multiCoaMode "auth-option" (security "mn-ha", RFC 4285): each router's MN-HA association; payload ESP keyed from it only with encryptPayload.
+  const associations: { homeAddress: string; association: MnHaAssociation }[] = [];
   for (const [i, mr] of (ikeMode ? [] : config.mobileRouters).entries()) {
+    const authOption = mr.ipsec.multiCoa.authOption;
+    if (mr.security === "mn-ha" && authOption) {
+      const association = mnHaAssociation(authOption);
+      if (!association.ok) throw new Error(`mobileRouters[${i}]: ${association.error}`);
+      associations.push({ homeAddress: mr.homeAddress, association: association.value });
+      const a = authOptionSecurity("homeagent", association.value, authOption.encryptPayload, mr, `mr${i}-`);
+      probeKeys.set(formatIpv6(parseIpv6(mr.homeAddress)!), linkProbeKey(a.probeKeymat.towardsHomeAgent, a.probeKeymat.towardsRouter));
+      tunnelSas.push(...a.tunnelSas.map((sa) => ({ ...sa, replayWindow: mr.ipsec.multiCoa.replayWindow, extendedSequenceNumbers: mr.ipsec.multiCoa.extendedSequenceNumbers })));
+      policies.push(...a.policies);
+      if (!authOption.encryptPayload) log(`WARNING: ${mr.homeAddress}: auth-option without encryptPayload: its payload crosses the access networks unencrypted (IPv6-in-IPv6)`);
+      continue;
+    }
     const s = roleSecurity("homeagent", staticKeys(mr.ipsec), { homeAddress: mr.homeAddress, homeAgent: config.address, mobileNetworkPrefixes: mr.mobileNetworkPrefixes }, `mr${i}-`);
     if (!s.ok) throw new Error(`mobileRouters[${i}]: ${s.error}`);
     // Link probes (router-links.ts): keyed from this router's tunnel SA pair, before the loop takes the keys.
@@ -48,12 +65,27 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
   const created = ikeMode ? HomeAgentIke.create(config, provider, counters, log) : undefined;
   if (created && !created.ok) throw new Error(created.error);
   const ike = created?.value;
-  const signalling = ike?.signalling ?? new SignallingSecurity(provider, counters, signallingSas, monotonicNow());
+  const signalling =
+    ike?.signalling ??
+    (associations.length > 0
+      ? new AuthOptionHomeAgentSignalling({
+          associations,
+          windowSeconds: config.mobileRouters[0]!.ipsec.multiCoa.authOption!.timestampWindowSeconds,
+          wallClockMs: Date.now,
+          counters,
+          // A BU refused by RFC 4285 (144/145/146) is answered at once, outside the binding cache.
+          onReject: (packet, destination) => {
+            handle.sendSignalling(0, destination, packet);
+            counters.increment("homeagent.ba.sent");
+            counters.increment("homeagent.signalling.bytes", packet.length);
+          },
+        })
+      : new SignallingSecurity(provider, counters, signallingSas, monotonicNow()));
   const { handle, ready } = await DataplaneHandle.start(
     {
       role: "homeagent",
       tunName: config.tunnel.interface,
-      tunnelSuite: ike?.loop.tunnelSuite ?? staticKeys(config.mobileRouters[0]!.ipsec).tunnel.suite,
+      tunnelSuite: ike?.loop.tunnelSuite ?? (associations.length > 0 ? AUTH_OPTION_ESP_SUITE : staticKeys(config.mobileRouters[0]!.ipsec).tunnel.suite),
       ...(ike ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort } : {}),
       batchSize: config.loop.batchSize,
       uplinks: [{ id: "core", interfaceName: config.uplink.interface, mtu: config.uplink.mtu, sourceAddress: config.address }],
@@ -61,6 +93,8 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       sas: tunnelSas,
       policies,
       signalling: true,
+      // Bypass flows and auth-option payload without ESP go IPv6-in-IPv6 (a protocol-41 socket).
+      clearTunnel: config.mobileRouters.some((mr) => mr.ipsec.multiCoa.bypass.length > 0 || (mr.security === "mn-ha" && mr.ipsec.multiCoa.authOption?.encryptPayload === false)),
       socketBufferBytes: config.loop.socketBufferBytes,
       offload: config.loop.offload,
       localPort: { address: config.address, port: LINK_PROBE_UDP_PORT },
@@ -97,7 +131,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
   const bypass = config.mobileRouters.flatMap((mr) => mr.ipsec.multiCoa.bypass);
   if (bypass.length > 0) log(`WARNING: ${bypass.length} flow(s) configured to bypass IPsec: ${bypass.map((b) => b.name).join(", ")}`);
   const multiCoa = createHomeAgentMode(modeName, config.mobileRouters[0]!.ipsec.multiCoa, log);
-  handle.setSteering({ steering: { defaultUplink: 0, rules: [], bypass }, learnReturnPaths: multiCoa.learnReturnPaths });
+  handle.setSteering({ steering: { defaultUplink: 0, rules: [], bypass, clearPayload: multiCoa.clearPayload === true }, learnReturnPaths: multiCoa.learnReturnPaths });
   const drive = (tableDue = false) => {
     const now = monotonicNow();
     let changed = tableDue;
@@ -135,7 +169,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     const received = signalling.open(packet, monotonicNow());
     if (!received.ok) return;
     const r = received.value;
-    const input = { message: r.message, source: r.source, destination: r.destination, ...(r.homeAddressOption ? { homeAddressOption: r.homeAddressOption } : {}), protectedByEsp: true };
+    const input = { message: r.message, source: r.source, destination: r.destination, ...(r.homeAddressOption ? { homeAddressOption: r.homeAddressOption } : {}), protectedByEsp: associations.length === 0 };
     multiCoa.observeBindingUpdate(input, monotonicNow());
     cache.handleMessage(input, monotonicNow());
     drive();

@@ -7,6 +7,7 @@ import { BindingUpdateList } from "../mobility/binding-update-list.ts";
 import { bindingId, linkId } from "../mobility/types.ts";
 import { modeUplinks } from "../multicoa/mode.ts";
 import { createRouterMode } from "../multicoa/modes.ts";
+import { AuthOptionRouterSignalling } from "../multicoa/auth-option-signalling.ts";
 import { fastestCryptoProvider } from "../runtime/crypto-backends.ts";
 import { type RouterServices, startRouterServices } from "../runtime/router-runtime.ts";
 import { formatIpv6, parseIpv6, parsePrefix, type Prefix } from "../wire/address.ts";
@@ -14,6 +15,7 @@ import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts
 import { routerSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeKeyRing } from "./link-probes.ts";
 import { RouterIke } from "./ike-daemon.ts";
+import { AUTH_OPTION_ESP_SUITE, authOptionSecurity, mnHaAssociation } from "./auth-option-security.ts";
 import { type RouterConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
 import { roleSecurity } from "./security-specs.ts";
@@ -40,19 +42,31 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   const created = config.security === "ikev2" ? RouterIke.create(config.ike!, { ...addresses, uplinks: config.uplinks }, provider, counters, log) : undefined;
   if (created && !created.ok) throw new Error(created.error);
   const ike = created?.value;
-  const security = ike ? { ok: true as const, value: { tunnelSas: [], policies: [], signallingSas: [] } } : roleSecurity("router", staticKeys(config.ipsec), addresses);
+  // multiCoaMode "auth-option" (security "mn-ha", RFC 4285): BU/BA authenticated in clear, payload in ESP only with encryptPayload.
+  const authOption = config.ipsec.multiCoa.authOption;
+  const mnHa = config.security === "mn-ha" ? mnHaAssociation(authOption!) : undefined;
+  if (mnHa && !mnHa.ok) throw new Error(mnHa.error);
+  const mnHaSecurity = mnHa ? authOptionSecurity("router", mnHa.value, authOption!.encryptPayload, addresses) : undefined;
+  if (mnHa && !authOption!.encryptPayload) log("WARNING: auth-option without encryptPayload: the payload crosses the uplinks unencrypted (IPv6-in-IPv6)");
+  const security = ike || mnHaSecurity ? { ok: true as const, value: { tunnelSas: mnHaSecurity?.tunnelSas ?? [], policies: mnHaSecurity?.policies ?? [], signallingSas: [] } } : roleSecurity("router", staticKeys(config.ipsec), addresses);
   if (!security.ok) throw new Error(security.error);
-  const signalling = ike?.signalling ?? new SignallingSecurity(provider, counters, security.value.signallingSas, monotonicNow());
+  const signalling =
+    ike?.signalling ??
+    (mnHa ? new AuthOptionRouterSignalling({ association: mnHa.value, wallClockMs: Date.now, counters }) : new SignallingSecurity(provider, counters, security.value.signallingSas, monotonicNow()));
   let active = config.uplinks.findIndex((u) => u.id === config.activeUplink);
   // Before the loop takes the SAs over (installing one wipes the caller's key copy).
   const tunnelKey = (direction: "outbound" | "inbound") => security.value.tunnelSas.find((s) => s.direction === direction)!.encryptionKey;
   // IKE mode: the probe key follows the tunnel CHILD_SA (after IKE_AUTH, re-derived at each rekey).
-  const probeKey = ike ? ike.probeKeys : linkProbeKey(tunnelKey("outbound"), tunnelKey("inbound"));
+  const probeKey = ike
+    ? ike.probeKeys
+    : mnHaSecurity
+      ? linkProbeKey(mnHaSecurity.probeKeymat.towardsHomeAgent, mnHaSecurity.probeKeymat.towardsRouter)
+      : linkProbeKey(tunnelKey("outbound"), tunnelKey("inbound"));
   const { handle, ready } = await DataplaneHandle.start(
     {
       role: "router",
       tunName: config.tunnel.interface,
-      tunnelSuite: ike?.loop.tunnelSuite ?? staticKeys(config.ipsec).tunnel.suite,
+      tunnelSuite: ike?.loop.tunnelSuite ?? (mnHa ? AUTH_OPTION_ESP_SUITE : staticKeys(config.ipsec).tunnel.suite),
       ...(ike ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort } : {}),
       batchSize: config.loop.batchSize,
       uplinks: config.uplinks.map((u) => ({ id: u.id, interfaceName: u.interface, mtu: u.mtu, sourceAddress: u.careOfAddress })),
@@ -62,6 +76,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       sas: security.value.tunnelSas.map((sa) => ({ ...sa, replayWindow: config.ipsec.multiCoa.replayWindow, extendedSequenceNumbers: config.ipsec.multiCoa.extendedSequenceNumbers })),
       policies: security.value.policies,
       signalling: true,
+      // Bypass flows and auth-option payload without ESP go IPv6-in-IPv6 (protocol-41 sockets).
+      clearTunnel: config.ipsec.multiCoa.bypass.length > 0 || (mnHa !== undefined && !authOption!.encryptPayload),
       socketBufferBytes: config.loop.socketBufferBytes,
       offload: config.loop.offload,
       activeUplink: active,
