@@ -1,6 +1,8 @@
 // bench:modes — every multi-CoA design × scenario in the lab (root), 1000 packets/s each way: loss, outage, signalling, SAs, router CPU.
 //
-//   bun run bench:modes [--json] [--markdown] [--modes simultaneous,primary] [--scenarios break,blackhole]
+//   bun run bench:modes [--json] [--markdown] [--modes simultaneous,primary,auth-option,auth-option+esp] [--scenarios break,blackhole]
+//
+// `auth-option+esp` is `auth-option` with encryptPayload (ESP keyed from the MN-HA key).
 //
 // Not a test: it prints figures (a table, or `--json` with `rows` and `headline`). docs/modes.md keeps the latest table.
 
@@ -14,7 +16,7 @@ const { values } = parseArgs({
   options: {
     json: { type: "boolean", default: false },
     markdown: { type: "boolean", default: false },
-    modes: { type: "string", default: "simultaneous,primary" },
+    modes: { type: "string", default: "simultaneous,primary,auth-option,auth-option+esp" },
     scenarios: { type: "string" },
     parallel: { type: "string", default: "2" },
     verbose: { type: "boolean", default: false },
@@ -27,11 +29,13 @@ if (reason !== undefined) {
   process.exit(2);
 }
 
-const modes = values.modes.split(",") as MultiCoaMode[];
+/** A row's mode name: a design, or `auth-option+esp` (auth-option with encryptPayload). */
+const modes = values.modes.split(",");
+const design = (name: string) => ({ mode: name.split("+")[0] as MultiCoaMode, ...(name === "auth-option+esp" ? { authOption: { encryptPayload: true } } : {}) });
 const wanted = values.scenarios?.split(",");
 const scenarios = SCENARIOS.filter((s) => s.unavailable === undefined && (wanted === undefined || wanted.includes(s.name)));
 const jobs = modes.flatMap((mode) => scenarios.map((scenario) => ({ mode, scenario })));
-const results: ModeRunResult[] = [];
+const results: (ModeRunResult & { readonly name: string })[] = [];
 const failures: string[] = [];
 let next = 0;
 async function worker(): Promise<void> {
@@ -39,7 +43,7 @@ async function worker(): Promise<void> {
     const job = jobs[next++]!;
     const started = performance.now();
     try {
-      results.push(await runModeScenario({ ...job, tag: "h14b", ...(values.verbose ? { log: (l: string) => console.error(`[${job.mode}/${job.scenario.name}] ${l}`) } : {}) }));
+      results.push({ ...(await runModeScenario({ ...job, ...design(job.mode), tag: "h14b", ...(values.verbose ? { log: (l: string) => console.error(`[${job.mode}/${job.scenario.name}] ${l}`) } : {}) })), name: job.mode });
       console.error(`${job.mode} × ${job.scenario.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     } catch (e) {
       failures.push(`${job.mode} × ${job.scenario.name}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
@@ -48,10 +52,10 @@ async function worker(): Promise<void> {
   }
 }
 await Promise.all(Array.from({ length: Number(values.parallel) }, worker));
-results.sort((a, b) => modes.indexOf(a.mode) - modes.indexOf(b.mode) || scenarios.findIndex((s) => s.name === a.scenario) - scenarios.findIndex((s) => s.name === b.scenario));
+results.sort((a, b) => modes.indexOf(a.name) - modes.indexOf(b.name) || scenarios.findIndex((s) => s.name === a.scenario) - scenarios.findIndex((s) => s.name === b.scenario));
 
 const rows = results.map((r) => ({
-  mode: r.mode,
+  mode: r.name,
   scenario: r.scenario,
   lostUp: r.lostUp,
   lostDown: r.lostDown,
@@ -65,7 +69,7 @@ const rows = results.map((r) => ({
   maxReorderDepth: Math.max(r.up.maxReorderDepth, r.down.maxReorderDepth),
   plaintextLeaks: r.plaintextLeaks,
 }));
-const find = (mode: string, scenario: string) => results.find((r) => r.mode === mode && r.scenario === scenario);
+const find = (mode: string, scenario: string) => results.find((r) => r.name === mode && r.scenario === scenario);
 const mbb = results.filter((r) => r.scenario === "make-before-break");
 const simBreak = find("simultaneous", "break");
 const headline = {
