@@ -39,6 +39,11 @@ export interface ModeRunOptions {
   readonly log?: (line: string) => void;
   /** Keep the pcaps and logs (the lab's work folder is deleted otherwise). */
   readonly keepFiles?: string;
+  /**
+   * How the daemons are keyed: `static` SAs (the default of the designs measured first), or IKEv2 with a
+   * PSK (the daemons' default; required by `mobike` and `per-coa`, which follow IKE SAs).
+   */
+  readonly keying?: "static" | "ikev2";
   /** Runs after the scenario, with the lab still up (security checks in tests). */
   readonly after?: (run: LiveRun) => Promise<void>;
 }
@@ -64,6 +69,8 @@ export interface ModeRunResult {
   readonly detectionMs: number | undefined;
   readonly signallingMessages: number;
   readonly signallingBytes: number;
+  /** IKE messages on mr's uplinks during the stream (included in `signallingMessages`/`signallingBytes`). */
+  readonly ikeMessages: number;
   readonly ikeSAs: number;
   readonly childSAs: number;
   readonly routerCpuPct: number;
@@ -83,6 +90,24 @@ export interface ModeRunResult {
   readonly decisions: readonly { link: AccessLinkName; up: boolean; reason: string; atMs: number }[];
   /** Round-trip time from mr to the home agent over each uplink up at start (ping median, ms). */
   readonly rttMs: Partial<Record<AccessLinkName, number>>;
+}
+
+type IkeStatus = { ike?: unknown; children?: unknown[] };
+
+/** The router's IKE SAs from its status (`ike`: one SA's summary, or a list with `per-coa`). */
+function ikeStatuses(status: Record<string, unknown>): IkeStatus[] {
+  const ike = status.ike as IkeStatus | IkeStatus[] | undefined;
+  if (ike === undefined) return [];
+  return (Array.isArray(ike) ? ike : [ike]).filter((s) => s.ike !== null && s.ike !== undefined);
+}
+
+function ikeSaCount(status: Record<string, unknown>): number {
+  return ikeStatuses(status).length;
+}
+
+/** CHILD_SAs held (tunnel and the BU/BA transport one), counted once per pair. */
+function childSaCount(status: Record<string, unknown>): number {
+  return ikeStatuses(status).reduce((n, s) => n + (s.children?.length ?? 0), 0);
 }
 
 function keymat(seed: number): Uint8Array {
@@ -146,7 +171,12 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
     // `auth-option` (RFC 4285): one MN-HA key file for both ends, no IKE and no static SAs.
     const authOption = o.mode === "auth-option" ? { mobilitySpi: 0x4d48, mnHaKey: key("mn-ha", Uint8Array.from({ length: 32 }, (_, i) => (0x55 + i * 11) & 0xff)), ...o.authOption } : undefined;
     const multiCoa = { ...o.multiCoa, ...(authOption ? { authOption } : {}) };
-    const keyed = (sas: () => Record<string, unknown>) => (authOption ? {} : sas());
+    const ikeKeyed = o.keying === "ikev2" || o.mode === "mobike" || o.mode === "per-coa";
+    const keyed = (sas: () => Record<string, unknown>) => (authOption || ikeKeyed ? {} : sas());
+    const psk = ikeKeyed ? key("ike-psk", Uint8Array.from({ length: 32 }, (_, i) => (0x21 + i * 13) & 0xff)) : undefined;
+    const ike = (over: Record<string, unknown>) => (psk ? { security: "ikev2", ike: { auth: { method: "psk", psk }, ...over } } : {});
+    // The IKE SA is initiated from the preferred uplink that is up at start (Wi-Fi is preferred once it comes, `uplink wifi`).
+    const firstUplink = o.scenario.initiallyUp.includes("wifi") ? "wifi" : "lte";
     const loop = { placement: "worker", batchSize: 64, offload: true };
     const routerConfig = {
       role: "router",
@@ -156,7 +186,8 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       lan: { interface: t.mobileRouterLan.name, address: ipv6Of(t.mobileRouterLan) },
       tunnel: { interface: "mnr0" },
       uplinks: ACCESS_LINKS.map((name, i) => ({ id: name, interface: t.access[name].router.name, bindingId: i + 1, careOfAddress: ipv6Of(t.access[name].router), kind: name === "lte" ? "cellular" : "wifi" })),
-      activeUplink: "wifi",
+      activeUplink: ikeKeyed ? firstUplink : "wifi",
+      ...ike({ remoteId: homeAgentAddress }),
       ipsec: {
         ...keyed(() => ({
           tunnel: pair(0x1001, 0x11, 0x2001, 0x22, ["mr-tunnel-out", "mr-tunnel-in"]),
@@ -177,6 +208,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         {
           homeAddress: HOME_ADDRESS,
           mobileNetworkPrefixes: [t.mobileNetworkPrefix],
+          ...ike({}),
           ipsec: {
             ...keyed(() => ({
               tunnel: pair(0x2001, 0x22, 0x1001, 0x11, ["ha-tunnel-out", "ha-tunnel-in"]),
@@ -218,6 +250,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
     const routerCommand = async (c: string) => (await queryRoleControl(routerConfig.controlSocket, c)) as Record<string, unknown>;
     const homeAgentCommand = async (c: string) => (await queryRoleControl(homeAgentConfig.controlSocket, c)) as Record<string, unknown>;
     const live: LiveRun = { lab, homeAgentAddress, routerCommand, homeAgentCommand };
+    if (ikeKeyed && firstUplink !== "wifi") await routerCommand("uplink wifi");
 
     // Links the monitor reports go to the router's design (`link ID up|down`, `address ID ADDR`).
     const events: { at: number; link?: AccessLinkName }[] = [];
@@ -296,11 +329,19 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       let espPackets = 0;
       let tunnelledPackets = 0;
       let authenticatedSignalling = 0;
+      // IKE messages on mr's uplinks during the stream (both directions; UDP 500 and 4500), and their octets (IKE header Length).
+      let ikeMessages = 0;
+      let ikeBytes = 0;
       for (const f of files) {
         plaintextLeaks += (await pcapField(f, "frame.number", allowed.length === 0 ? exposed : `(${exposed}) && !(${allowed.join(" || ")})`)).length;
         espPackets += (await pcapField(f, "frame.number", "esp")).length;
         tunnelledPackets += (await pcapField(f, "frame.number", "ipv6.nxt == 41")).length;
         authenticatedSignalling += (await pcapField(f, "frame.number", "mipv6 && mip6.options.auth")).length;
+        if (ikeKeyed) {
+          const lengths = await pcapField(f, "isakmp.length", "isakmp");
+          ikeMessages += lengths.length;
+          ikeBytes += lengths.reduce((sum, l) => sum + (Number.parseInt(l.split(",")[0]!, 10) || 0), 0);
+        }
       }
       const firstEvent = events[0]?.at;
       const firstDecision = monitor.decisions.find((d) => firstEvent !== undefined && d.at >= firstEvent);
@@ -320,11 +361,12 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         lostDown: cnReport!.sent - lanReport!.received,
         outageMs: Math.round(Math.max(0, ...up.gaps.map((g) => g.ms), ...down.gaps.map((g) => g.ms))),
         detectionMs: firstDecision && firstEvent !== undefined ? Math.round(firstDecision.at - firstEvent) : undefined,
-        signallingMessages: delta("router.bu.sent", "router") + delta("homeagent.ba.sent", "homeAgent"),
-        signallingBytes: delta("router.signalling.bytes", "router") + delta("homeagent.signalling.bytes", "homeAgent"),
-        ikeSAs: Number(routerStatus.ikeSAs ?? 0),
+        signallingMessages: delta("router.bu.sent", "router") + delta("homeagent.ba.sent", "homeAgent") + ikeMessages,
+        signallingBytes: delta("router.signalling.bytes", "router") + delta("homeagent.signalling.bytes", "homeAgent") + ikeBytes,
+        ikeMessages,
+        ikeSAs: ikeSaCount(routerStatus),
         // Static keys: one tunnel SA pair; auth-option without ESP: none.
-        childSAs: Number(routerStatus.childSAs ?? (authOption && o.authOption?.encryptPayload !== true ? 0 : 1)),
+        childSAs: ikeKeyed ? childSaCount(routerStatus) : Number(routerStatus.childSAs ?? (authOption && o.authOption?.encryptPayload !== true ? 0 : 1)),
         routerCpuPct: Math.round((((after.cpu - before.cpu) / ticksPerSecond) * 1000 * 100) / (after.at - before.at)),
         plaintextLeaks,
         espPackets,

@@ -1,6 +1,7 @@
 // Every multi-CoA design × scenario with real router and home agent processes (root): traffic recovers, nothing protected
 // leaves in clear, the binding cache and the design end in the expected state. Two runs at a time; the whole matrix with
-// MONAMI_MODES_FULL=1 (CI runs the designs and scenarios below: make-before-break, break, blackhole, address change).
+// MONAMI_MODES_FULL=1 (CI runs the designs and scenarios below: make-before-break, break, blackhole, address change;
+// the IKEv2-keyed designs `mobike` and `per-coa` only make-before-break and break).
 import { describe, expect, test } from "bun:test";
 import { requireRoot } from "../../board/lab/lab.ts";
 import { type ModeRunResult, runModeScenario } from "../../board/lab/modes-lab.ts";
@@ -9,9 +10,12 @@ import type { MultiCoaMode } from "../../firmware/config/schema.ts";
 
 const canRun = requireRoot("multi-CoA designs in the lab");
 const FULL = process.env.MONAMI_MODES_FULL === "1";
-export const LAB_MODES: readonly MultiCoaMode[] = ["simultaneous", "primary"];
+export const LAB_MODES: readonly MultiCoaMode[] = ["simultaneous", "primary", "mobike"];
 const QUICK = new Set(["make-before-break", "break", "blackhole", "address-change"]);
-const scenarios = SCENARIOS.filter((s) => s.unavailable === undefined && (FULL || QUICK.has(s.name)));
+/** Designs keyed by IKEv2 in the lab (longer start-up): the quick set is (a) and (b) only. */
+const QUICK_IKE = new Set(["make-before-break", "break"]);
+const IKE_MODES = new Set<MultiCoaMode>(["mobike", "per-coa"]);
+const scenariosOf = (mode: MultiCoaMode) => SCENARIOS.filter((s) => s.unavailable === undefined && (FULL || (IKE_MODES.has(mode) ? QUICK_IKE : QUICK).has(s.name)));
 
 /** Runs the matrix two at a time (the machine has two cores; each run is mostly waiting on timed events). */
 const results = new Map<string, Promise<ModeRunResult>>();
@@ -45,10 +49,10 @@ function pump(): void {
 }
 
 describe.skipIf(!canRun)("multi-CoA designs × scenarios (real daemons, lab)", () => {
-  if (canRun) for (const mode of LAB_MODES) for (const s of scenarios) void schedule(mode, s.name).catch(() => {});
+  if (canRun) for (const mode of LAB_MODES) for (const s of scenariosOf(mode)) void schedule(mode, s.name).catch(() => {});
 
   for (const mode of LAB_MODES) {
-    for (const s of scenarios) {
+    for (const s of scenariosOf(mode)) {
       test(`${mode} × (${s.letter}) ${s.name}: ${s.title}`, async () => {
         const r = await schedule(mode, s.name);
         const summary = JSON.stringify({ lostUp: r.lostUp, lostDown: r.lostDown, outageMs: r.outageMs, detectionMs: r.detectionMs, decisions: r.decisions, router: r.routerStatus.multiCoa });
@@ -69,6 +73,14 @@ describe.skipIf(!canRun)("multi-CoA designs × scenarios (real daemons, lab)", (
         // End state: the router's default uplink and the home agent's bindings.
         expect(r.routerStatus.activeUplink, summary).toBe(s.expect.finalUplink);
         expect([...r.registeredAtEnd].sort(), summary).toEqual([...s.expect.registered].sort());
+        // IKE-keyed designs: the expected IKE state, MOBIKE moves without K-bit BUs.
+        if (mode === "mobike") {
+          expect(r.ikeSAs, summary).toBe(1);
+          expect(r.routerStatus.multiCoa, summary).toMatchObject({ inUse: s.expect.finalUplink });
+          const inUse = Object.values((r.homeAgentStatus.multiCoa as { inUse: Record<string, string> }).inUse);
+          expect(inUse.map((a) => ({ "2001:db8:1::2": "lte", "2001:db8:2::2": "wifi" })[a] ?? a), summary).toEqual([s.expect.finalUplink]);
+          expect(r.ikeMessages, summary).toBeGreaterThanOrEqual(2); // UPDATE_SA_ADDRESSES request and response
+        }
         // No replayed or forged packet got through, and reordering stayed inside the replay window.
         for (const c of [r.homeAgentCounters, r.routerCounters]) {
           expect(c["esp.drop.replay-too-old"] ?? 0, summary).toBe(0);
