@@ -16,7 +16,8 @@ export interface ChildSaTransfer extends Omit<ChildSaInstall, "inbound" | "outbo
 export type SaLifecycleEvent = Extract<IkeEvent, { kind: "child-sa-deleted" | "ike-sa-rekeyed" | "endpoints-updated" }>;
 
 export type IkeToLoop =
-  | { readonly kind: "install"; readonly child: ChildSaTransfer }
+  /** `replayWindow`: the tunnel SA's inbound anti-replay window (ipsec.multiCoa.replayWindow; the SAD default when absent). */
+  | { readonly kind: "install"; readonly child: ChildSaTransfer; readonly replayWindow?: number }
   | { readonly kind: "event"; readonly event: SaLifecycleEvent }
   /**
    * One datagram from the uplink's NAT-T socket (RFC 3948): an IKE message with the non-ESP marker

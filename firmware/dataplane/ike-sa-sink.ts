@@ -32,7 +32,7 @@ export class IkeSaSink {
   handle(command: IkeToLoop, now: Instant): void {
     if (command.kind === "install") {
       const child = childSaInstallOf(command.child);
-      const r = this.#installer.handleEvent({ kind: "child-sa-installed", child }, now);
+      const r = this.#installer.handleEvent({ kind: "child-sa-installed", child }, now, command.replayWindow !== undefined ? { replayWindow: command.replayWindow } : {});
       // The installer copied the keys into the SAD; the record's copies go now.
       wipeChildSaInstall(child);
       if (!r.ok) this.#post({ kind: "install-failed", childName: child.childName, detail: `${r.error.kind}: ${r.error.detail}` });

@@ -61,11 +61,14 @@ export class IkeSaInstaller {
     return [...this.#grace.keys()];
   }
 
-  /** Applies one IKE event. Installs return the two new SAs (for the debug key export); other events none. */
-  handleEvent(event: IkeEvent, now: Instant): Result<SecurityAssociation[], SaInstallError> {
+  /**
+   * Applies one IKE event. Installs return the two new SAs (for the debug key export); other events none.
+   * `install`: settings of this CHILD_SA over the installer's (the multi-CoA replay window of its peer).
+   */
+  handleEvent(event: IkeEvent, now: Instant, install: { readonly replayWindow?: number } = {}): Result<SecurityAssociation[], SaInstallError> {
     switch (event.kind) {
       case "child-sa-installed":
-        return this.#install(event.child, now);
+        return this.#install(event.child, now, install);
       case "child-sa-deleted":
         this.#delete(event.inboundSpi, now);
         return ok([]);
@@ -100,13 +103,13 @@ export class IkeSaInstaller {
     return next;
   }
 
-  #install(child: ChildSaInstall, now: Instant): Result<SecurityAssociation[], SaInstallError> {
+  #install(child: ChildSaInstall, now: Instant, install: { readonly replayWindow?: number }): Result<SecurityAssociation[], SaInstallError> {
     // The record's keys are the IKE core's: wiped means the CHILD_SA was deleted again before this
     // event was applied (a redundant SA of a rekey collision): there is nothing to install.
     if (child.inbound.encryptionKey.wiped || child.outbound.encryptionKey.wiped) return ok([]);
     const predecessor = child.rekeys !== undefined ? this.#pairs.get(child.rekeys) : undefined;
     const lineage: Lineage = predecessor?.lineage ?? { base: `${child.childName}/${child.inboundSpi.toString(16).padStart(8, "0")}`, pairs: [], outboundPolicies: [], inboundPolicies: [] };
-    const entries = childSaEntries(child, { ...this.#options, policyBase: lineage.base });
+    const entries = childSaEntries(child, { ...this.#options, ...install, policyBase: lineage.base });
     if (!entries.ok) return entries;
     const { inbound, outbound } = entries.value;
     const wipe = () => [inbound.keys, outbound.keys].forEach((k) => (k.encryption.wipe(), k.integrity?.wipe()));

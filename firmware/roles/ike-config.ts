@@ -197,6 +197,15 @@ export function tunnelSuiteOf(ike: IkeRoleConfig): EspSuiteId {
   return suite ?? "aes128gcm16";
 }
 
+/**
+ * Multi-CoA tunnels (RFC 5648 §9.3: one SA over several paths) want 64-bit sequence numbers: every ESP
+ * proposal that offers only 32-bit ones offers ESN first and 32-bit second (RFC 7296 §3.3.3: the responder
+ * picks one), so two monami ends agree on ESN and a peer without it (strongSwan's libipsec) on none.
+ */
+export function withExtendedSequenceNumbers(config: IkeConfig): IkeConfig {
+  return { ...config, espProposals: config.espProposals.map((p) => (p.esn.length === 1 && p.esn[0] === false ? { ...p, esn: [true, false] } : p)) };
+}
+
 /** Wipes a configuration's secrets (shutdown). */
 export function wipeIkeConfig(config: IkeConfig): void {
   if (config.auth.kind === "psk") config.auth.secret.wipe();

@@ -12,7 +12,7 @@ import type { CryptoProvider } from "../ipsec/sad.ts";
 import type { BindingTableEntry } from "../dataplane/binding-table.ts";
 import type { DataplaneHandle } from "../dataplane/dataplane-handle.ts";
 import { monotonicNow } from "./daemon.ts";
-import { homeAgentPeerIkeConfig, type IkeRoleConfig, routerIkeConfig, tunnelSuiteOf, wipeIkeConfig } from "./ike-config.ts";
+import { homeAgentPeerIkeConfig, type IkeRoleConfig, routerIkeConfig, tunnelSuiteOf, wipeIkeConfig, withExtendedSequenceNumbers } from "./ike-config.ts";
 import { IkeSession } from "./ike-session.ts";
 import { IkeSignallingSecurity } from "./ike-signalling.ts";
 import { ProbeKeyRing } from "./link-probes.ts";
@@ -31,11 +31,23 @@ export interface IkeLoopSetup {
   readonly udpEncapsulationPort: number;
 }
 
+/** The multi-CoA settings IKE-keyed tunnel SAs take (ipsec.multiCoa, docs/modes.md). */
+interface MultiCoaSaSettings {
+  readonly replayWindow: number;
+  readonly extendedSequenceNumbers: boolean;
+}
+
+/** The configuration with the ESP proposals the multi-CoA settings ask for (ESN offered first). */
+function withMultiCoa(config: IkeConfig, multiCoa: MultiCoaSaSettings | undefined): IkeConfig {
+  return multiCoa?.extendedSequenceNumbers ? withExtendedSequenceNumbers(config) : config;
+}
+
 interface RouterView {
   readonly homeAddress: string;
   readonly homeAgent: string;
   readonly mobileNetworkPrefixes: readonly string[];
   readonly uplinks: readonly { readonly id: string; readonly careOfAddress: string }[];
+  readonly multiCoa?: MultiCoaSaSettings;
 }
 
 /**
@@ -63,6 +75,10 @@ export class RouterIke {
   onSignallingReady: () => void = () => {};
   /** The home agent answered an UPDATE_SA_ADDRESSES: the IKE SA is on uplink `index`'s address now. */
   onMoved: (index: number) => void = () => {};
+  /** `per-coa`: the tunnel CHILD_SA of the IKE SA on uplink `index` now (its outbound SPI; undefined: none). */
+  onTunnelKeyed: (index: number, outboundSpi: number | undefined) => void = () => {};
+  /** `per-coa`: the IKE SAs of the other care-of addresses, by uplink (tunnel CHILD_SA only, no MOBIKE). */
+  readonly #extras = new Map<number, IkeSa>();
 
   private constructor(ike: IkeRoleConfig, config: IkeConfig, view: RouterView, provider: CryptoProvider, counters: Counters, log: (line: string) => void) {
     this.#ike = ike;
@@ -77,7 +93,7 @@ export class RouterIke {
   static create(ike: IkeRoleConfig, view: RouterView, provider: CryptoProvider, counters: Counters, log: (line: string) => void): Result<RouterIke, string> {
     const config = routerIkeConfig(ike, view);
     if (!config.ok) return err(config.error);
-    return ok(new RouterIke(ike, config.value, view, provider, counters, log));
+    return ok(new RouterIke(ike, withMultiCoa(config.value, view.multiCoa), view, provider, counters, log));
   }
 
   get signallingSpec(): ChildSpec | undefined {
@@ -102,6 +118,7 @@ export class RouterIke {
       counters: this.#counters,
       log: this.#log,
       keyExport: this.#ike.keyExport,
+      ...(this.#view.multiCoa ? { replayWindowOf: () => this.#view.multiCoa!.replayWindow } : {}),
       onEvent: (e) => this.#onEvent(e),
     });
     this.#session = session;
@@ -133,6 +150,7 @@ export class RouterIke {
 
   #onEvent(e: IkeEvent): void {
     const session = this.#session!;
+    this.#reportTunnel(e);
     followProbeKeys(this.probeKeys, e, "router");
     switch (e.kind) {
       case "ike-sa-established":
@@ -193,9 +211,59 @@ export class RouterIke {
     session.pump();
   }
 
+  /**
+   * `per-coa`: an IKE SA of its own from uplink `index`'s address with one tunnel-mode CHILD_SA (no BU/BA
+   * SA: that one stays with the first IKE SA; no MOBIKE: it never moves). The uplink the first IKE SA is on has one already.
+   */
+  openOn(index: number): void {
+    const session = this.#session;
+    if (!session || this.#stopping || this.#extras.has(index) || this.#uplinkOf(this.#current()) === index) return;
+    const config: IkeConfig = { ...this.#config, name: `${this.#config.name}/coa${index}`, additionalChildren: [], mobike: false };
+    const peer = this.#ike.peerAddress ?? this.#view.homeAgent;
+    this.#extras.set(index, session.endpoint.initiate(config, { address: this.#ikeAddress(index), port: this.#config.ports.ike }, { address: peer, port: this.#config.ports.ike }, monotonicNow()));
+    this.#counters.increment("router.ike.initiated");
+    session.pump();
+  }
+
+  /** `per-coa`: the IKE SA of uplink `index` goes (INFORMATIONAL DELETE; its CHILD_SA with it). */
+  closeOn(index: number): void {
+    const sa = this.#extras.get(index);
+    this.#extras.delete(index);
+    if (!sa || !this.#session) return;
+    if (sa.state === "established") this.#session.endpoint.deleteIke(sa, monotonicNow());
+    this.#session.pump();
+    this.onTunnelKeyed(index, undefined);
+  }
+
+  /** The IKE SAs held (the first and, `per-coa`, the other care-of addresses'). */
+  get ikeSaCount(): number {
+    return this.#session?.endpoint.ikeSas.filter((sa) => sa.state === "established").length ?? 0;
+  }
+
+  #uplinkOf(sa: IkeSa | undefined): number {
+    return sa === undefined ? -1 : this.#view.uplinks.findIndex((_, i) => this.#ikeAddress(i) === sa.local.address);
+  }
+
+  /** After a CHILD_SA event: the newest installed tunnel CHILD_SA of that IKE SA, reported for its uplink. */
+  #reportTunnel(e: IkeEvent): void {
+    if (e.kind !== "child-sa-installed" && e.kind !== "child-sa-deleted" && e.kind !== "ike-sa-closed") return;
+    const name = e.kind === "child-sa-installed" ? e.child.ikeSaName : e.kind === "child-sa-deleted" ? e.ikeSaName : e.name;
+    const sa = this.#session?.endpoint.ikeSas.find((s) => s.name === name);
+    const index = sa ? this.#uplinkOf(sa) : [...this.#extras].find(([, x]) => x.name === name)?.[0] ?? -1;
+    if (index < 0) return;
+    if (!sa) {
+      this.#extras.delete(index);
+      this.onTunnelKeyed(index, undefined);
+      return;
+    }
+    const tunnel = sa.state === "closed" ? undefined : sa.children.filter((c) => c.mode === "tunnel" && c.state !== "deleting").at(-1);
+    this.onTunnelKeyed(index, tunnel?.outboundSpi);
+    if (e.kind === "ike-sa-closed" && this.#extras.get(index) === sa) this.#extras.delete(index);
+  }
+
   status(): Record<string, unknown> {
     const sa = this.#current();
-    return sa ? { ike: sa.summary(), state: sa.state, children: sa.children.map((c) => ({ name: c.name, mode: c.mode, state: c.state, spiIn: c.inboundSpi, spiOut: c.outboundSpi })) } : { ike: null };
+    return sa ? { ike: sa.summary(), state: sa.state, children: sa.children.map((c) => ({ name: c.name, mode: c.mode, state: c.state, spiIn: c.inboundSpi, spiOut: c.outboundSpi })) , ikeSAs: this.ikeSaCount, perCoa: [...this.#extras].map(([i, x]) => ({ uplink: this.#view.uplinks[i]!.id, state: x.state, children: x.children.map((c) => ({ mode: c.mode, state: c.state })) })) } : { ike: null };
   }
 
   async stop(): Promise<void> {
@@ -218,7 +286,7 @@ function followProbeKeys(ring: ProbeKeyRing, e: IkeEvent, local: "router" | "hom
 
 interface HomeAgentView {
   readonly address: string;
-  readonly mobileRouters: readonly { readonly homeAddress: string; readonly mobileNetworkPrefixes: readonly string[]; readonly ike?: IkeRoleConfig | undefined }[];
+  readonly mobileRouters: readonly { readonly homeAddress: string; readonly mobileNetworkPrefixes: readonly string[]; readonly ike?: IkeRoleConfig | undefined; readonly ipsec?: { readonly multiCoa: MultiCoaSaSettings } }[];
 }
 
 /**
@@ -257,7 +325,7 @@ export class HomeAgentIke {
       if (!mr.ike) return err(`mobileRouters[${i}]: no ike section`);
       const c = homeAgentPeerIkeConfig(mr.ike, { homeAddress: mr.homeAddress, homeAgent: view.address, mobileNetworkPrefixes: mr.mobileNetworkPrefixes }, i);
       if (!c.ok) return c;
-      peers.push(c.value);
+      peers.push(withMultiCoa(c.value, mr.ipsec?.multiCoa));
     }
     try {
       peerDirectory(peers);
@@ -279,6 +347,7 @@ export class HomeAgentIke {
       counters: this.#counters,
       log: this.#log,
       keyExport: this.#keyExport,
+      replayWindowOf: (child) => this.#mobileRouterOf(child.ikeSaName)?.ipsec?.multiCoa.replayWindow,
       onEvent: (e) => {
         this.#followProbeKeys(e);
         if (e.kind === "ike-sa-established" || e.kind === "ike-sa-rekeyed" || e.kind === "ike-sa-closed" || e.kind === "endpoints-updated") this.onPeersChanged();
@@ -307,22 +376,28 @@ export class HomeAgentIke {
     return out;
   }
 
-  /** The ring of the mobile router whose IKE SA an event concerns (by the SA's peer configuration). */
+  /** The mobile router an IKE SA belongs to (by the configuration its IKE_AUTH chose). */
+  #mobileRouterOf(...names: string[]): HomeAgentView["mobileRouters"][number] | undefined {
+    const sa = this.#session?.endpoint.ikeSas.find((s) => names.includes(s.name));
+    return this.#view.mobileRouters[this.#peers.findIndex((p) => p.name === sa?.config.name)];
+  }
+
+  /** The ring of the mobile router whose IKE SA an event concerns. */
   #followProbeKeys(e: IkeEvent): void {
     const name = e.kind === "child-sa-installed" ? e.child.ikeSaName : e.kind === "child-sa-deleted" ? e.ikeSaName : e.kind === "ike-sa-rekeyed" ? e.oldName : undefined;
     if (name === undefined) return;
-    const sa = this.#session?.endpoint.ikeSas.find((s) => s.name === name || (e.kind === "ike-sa-rekeyed" && s.name === e.sa.name));
-    const mr = this.#view.mobileRouters[this.#peers.findIndex((p) => p.name === sa?.config.name)];
+    const mr = this.#mobileRouterOf(name, ...(e.kind === "ike-sa-rekeyed" ? [e.sa.name] : []));
     const ring = mr ? this.probeKeys.get(formatIpv6(parseIpv6(mr.homeAddress)!)) : undefined;
     if (ring) followProbeKeys(ring, e, "homeagent");
   }
 
   /** Every established IKE SA with its mobile router's home address and the peer address it is on now. */
-  ikePeers(): { homeAddress: string; address: string }[] {
-    const out: { homeAddress: string; address: string }[] = [];
+  ikePeers(): { homeAddress: string; address: string; outboundSpi?: number }[] {
+    const out: { homeAddress: string; address: string; outboundSpi?: number }[] = [];
     for (const sa of this.#session?.endpoint.ikeSas ?? []) {
       const mr = this.#view.mobileRouters[this.#peers.findIndex((p) => p.name === sa.config.name)];
-      if (sa.state === "established" && mr) out.push({ homeAddress: mr.homeAddress, address: sa.remote.address });
+      const tunnel = sa.children.filter((c) => c.mode === "tunnel" && c.state !== "deleting").at(-1);
+      if (sa.state === "established" && mr) out.push({ homeAddress: mr.homeAddress, address: sa.remote.address, ...(tunnel ? { outboundSpi: tunnel.outboundSpi } : {}) });
     }
     return out;
   }

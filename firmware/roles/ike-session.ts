@@ -5,7 +5,7 @@ import { createSocket, type Socket } from "node:dgram";
 import type { Counters } from "../core/counters.ts";
 import type { Instant } from "../core/instant.ts";
 import { createNobleBackend } from "../crypto/noble-backend.ts";
-import { espSpiHex } from "../ike/child-sa.ts";
+import { type ChildSaInstall, espSpiHex } from "../ike/child-sa.ts";
 import type { Datagram, Endpoint } from "../ike/endpoint.ts";
 import { endpointText } from "../ike/endpoint.ts";
 import type { IkeEvent } from "../ike/events.ts";
@@ -34,6 +34,8 @@ export interface IkeSessionOptions {
   readonly log: (line: string) => void;
   /** Debug key export files (SECRET KEYS), when configured. */
   readonly keyExport?: { readonly ikev2: string; readonly esp: string } | undefined;
+  /** The inbound anti-replay window of a tunnel CHILD_SA (its peer's ipsec.multiCoa.replayWindow); undefined: the SAD default. */
+  readonly replayWindowOf?: (child: ChildSaInstall) => number | undefined;
   /** Every IKE event after it was applied (the role's hook: first BU once the BU/BA SA exists, …). */
   readonly onEvent?: (event: IkeEvent) => void;
 }
@@ -167,7 +169,8 @@ export class IkeSession {
           }
         } else {
           const { transfer, buffer } = childSaTransfer(c);
-          this.#o.dataplane.ike({ kind: "install", child: transfer }, [buffer]);
+          const replayWindow = this.#o.replayWindowOf?.(c);
+          this.#o.dataplane.ike({ kind: "install", child: transfer, ...(replayWindow !== undefined ? { replayWindow } : {}) }, [buffer]);
         }
         break;
       }

@@ -35,6 +35,11 @@ export interface IkeDataplaneOptions {
    * Without Mobile IPv6 over IPv4 (RFC 5555) there is no BU: the home agent reaches the router at its IKE SA's address.
    */
   readonly natIpv4?: boolean;
+  /**
+   * ESN on the tunnel SAs (ipsec.multiCoa.extendedSequenceNumbers; the daemons' default is on). Off here by
+   * default: tshark 4.0's esp_sa table has no ESN field, so it could not check the ICVs of the capture.
+   */
+  readonly extendedSequenceNumbers?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -96,6 +101,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
           keyExport: keyFiles,
           ...(options.natIpv4 ? { peerAddress: ipv4Of(t.coreHomeAgent), uplinkAddresses: { lte: ipv4Of(t.access.lte.router) }, signalling: false } : {}),
         }),
+        ipsec: { multiCoa: { extendedSequenceNumbers: options.extendedSequenceNumbers ?? false } },
         controlSocket: routerControl,
         loop,
       }),
@@ -107,7 +113,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
         address: homeAgentAddress,
         uplink: { interface: t.coreHomeAgent.name },
         tunnel: { interface: "mnh0" },
-        mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike(options.natIpv4 ? { localAddress: ipv4Of(t.coreHomeAgent), signalling: false } : {}) }],
+        mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike(options.natIpv4 ? { localAddress: ipv4Of(t.coreHomeAgent), signalling: false } : {}), ipsec: { multiCoa: { extendedSequenceNumbers: options.extendedSequenceNumbers ?? false } } }],
         controlSocket: homeAgentControl,
         loop,
       }),
