@@ -101,13 +101,16 @@ function ikeStatuses(status: Record<string, unknown>): IkeStatus[] {
   return (Array.isArray(ike) ? ike : [ike]).filter((s) => s.ike !== null && s.ike !== undefined);
 }
 
+/** Established IKE SAs (the router's `ikeSAs` when it reports it: `per-coa` holds one per care-of address). */
 function ikeSaCount(status: Record<string, unknown>): number {
-  return ikeStatuses(status).length;
+  const reported = (status.ike as { ikeSAs?: number } | undefined)?.ikeSAs;
+  return reported ?? ikeStatuses(status).length;
 }
 
-/** CHILD_SAs held (tunnel and the BU/BA transport one), counted once per pair. */
+/** CHILD_SAs held (tunnel and the BU/BA transport one), counted once per pair, with `per-coa`'s other IKE SAs' ones. */
 function childSaCount(status: Record<string, unknown>): number {
-  return ikeStatuses(status).reduce((n, s) => n + (s.children?.length ?? 0), 0);
+  const perCoa = ((status.ike as { perCoa?: { state: string; children: unknown[] }[] } | undefined)?.perCoa ?? []).filter((x) => x.state === "established");
+  return ikeStatuses(status).reduce((n, s) => n + (s.children?.length ?? 0), 0) + perCoa.reduce((n, x) => n + x.children.length, 0);
 }
 
 function keymat(seed: number): Uint8Array {

@@ -16,6 +16,8 @@ export interface BindingTableEntry {
   readonly careOfAddresses: readonly string[];
   /** Registered care-of addresses that may not carry protected traffic now (the `primary` design's others). */
   readonly idleCareOfAddresses?: readonly string[];
+  /** `per-coa`: the outbound SPI of each care-of address's own SA, parallel to `careOfAddresses` (0: the SPD's SA). */
+  readonly outboundSpis?: readonly number[];
 }
 
 interface CompiledEntry {
@@ -23,6 +25,7 @@ interface CompiledEntry {
   readonly prefixes: readonly PrefixSelector[];
   readonly careOfAddresses: readonly Uint8Array[];
   readonly idleCareOfAddresses: readonly Uint8Array[];
+  readonly outboundSpis: readonly number[];
 }
 
 /** Builds the table from the binding cache (the cache decides; this only mirrors it). */
@@ -53,6 +56,7 @@ export class BindingTable {
       prefixes: e.prefixes.map(requirePrefix),
       careOfAddresses: e.careOfAddresses.map((a) => requirePrefix(a).bytes),
       idleCareOfAddresses: (e.idleCareOfAddresses ?? []).map((a) => requirePrefix(a).bytes),
+      outboundSpis: e.outboundSpis ?? [],
     }));
   }
 
@@ -88,6 +92,17 @@ export class BindingTable {
     if (owner === undefined) return false;
     for (let i = 0; i < owner.idleCareOfAddresses.length; i++) if (equal16(owner.idleCareOfAddresses[i]!, outer, outerAt)) return true;
     return false;
+  }
+
+  /** `per-coa`: the SPI of the SA bound to a care-of address `careOfAddressFor` returned (0: none, the SPD's SA). */
+  outboundSpiFor(careOf: Uint8Array): number {
+    const entries = this.#entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.outboundSpis.length === 0) continue;
+      for (let k = 0; k < e.careOfAddresses.length; k++) if (e.careOfAddresses[k] === careOf || equal16(e.careOfAddresses[k]!, careOf, 0)) return e.outboundSpis[k] ?? 0;
+    }
+    return 0;
   }
 
   /**

@@ -85,13 +85,16 @@ export class HomeAgentForwarding implements ForwardingPath {
     const policy = clear ? undefined : matchOutboundPolicy(this.#spd, data, innerAt, innerLength);
     if (!clear && policy === undefined) return this.#drop(ForwardingCounter.noPolicy);
     if (policy !== undefined && policy.action !== "protect") return this.#drop(policy.action === "bypass" ? ForwardingCounter.bypassPolicy : ForwardingCounter.discardPolicy);
-    const sa = policy?.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
+    let sa = policy?.outboundSpi === undefined ? undefined : this.#sad.outbound(policy.outboundSpi);
     if (!clear && sa === undefined) return this.#drop(ForwardingCounter.noSa);
     const v6 = data[innerAt]! >>> 4 === 6;
     const learned = forced === undefined && this.returnPaths !== undefined ? this.returnPaths.lookup(data, innerAt, innerLength) : -1;
     const careOf =
       forced ?? this.bindings.careOfAddressFor(data, innerAt + (v6 ? 24 : 16), v6 ? 16 : 4, learned < 0 ? undefined : this.returnPaths!.careOfAddresses, learned);
     if (careOf === undefined) return this.#drop(ForwardingCounter.noBinding);
+    // `per-coa`: the SA whose tunnel endpoint is that care-of address (standard IPsec semantics).
+    const pinned = sa === undefined ? 0 : this.bindings.outboundSpiFor(careOf);
+    if (pinned !== 0) sa = this.#sad.outbound(pinned) ?? sa;
     if (innerLength > this.innerMtu) {
       this.tooBigMtu = this.innerMtu;
       this.#counters.increment(ForwardingCounter.tooBig);

@@ -38,6 +38,14 @@ export interface IkeMove {
 export interface IkePeer {
   readonly homeAddress: string;
   readonly address: string;
+  /** Its newest tunnel-mode CHILD_SA's outbound SPI (`per-coa`: the SA towards that address). */
+  readonly outboundSpi?: number;
+}
+
+/** `per-coa`: an IKE SA of its own to open from, or close on, an uplink's care-of address. */
+export interface IkeRequest {
+  readonly kind: "open" | "close";
+  readonly uplink: number;
 }
 
 /**
@@ -66,6 +74,9 @@ export interface RouterMode {
   /** The design moves the IKE SA itself (`pollIkeMove`); otherwise the role moves it with the default uplink. */
   readonly movesIkeSa: boolean;
   pollIkeMove(): IkeMove | undefined;
+  pollIkeRequest(): IkeRequest | undefined;
+  /** The IKE SA on `uplink`'s address has this tunnel CHILD_SA now (outbound SPI; undefined: none). */
+  tunnelKeyed(uplink: number, outboundSpi: number | undefined, now: Instant): void;
   /** The IKE SA is on `uplink`'s address now (the peer answered the update). */
   ikeMoved(uplink: number, now: Instant): void;
   status(): Record<string, unknown>;
@@ -220,6 +231,12 @@ export abstract class RouterModeBase implements RouterMode {
   }
 
   ikeMoved(_uplink: number, _now: Instant): void {}
+
+  pollIkeRequest(): IkeRequest | undefined {
+    return undefined;
+  }
+
+  tunnelKeyed(_uplink: number, _outboundSpi: number | undefined, _now: Instant): void {}
 
   pollDirective(): RouterDirective | undefined {
     if (!this.#dirty) return undefined;

@@ -5,6 +5,7 @@ import { AuthOptionHomeAgent, AuthOptionRouter } from "./auth-option-mode.ts";
 import type { MultiCoaConfig } from "./mode-config.ts";
 import type { HomeAgentMode, RouterMode, RouterModeOptions } from "./mode.ts";
 import { MobikeHomeAgent, MobikeRouter } from "./mobike.ts";
+import { PerCoaHomeAgent, PerCoaRouter } from "./per-coa.ts";
 import { PrimaryHomeAgent, PrimaryRouter } from "./primary.ts";
 import { SimultaneousHomeAgent, SimultaneousRouter } from "./simultaneous.ts";
 
@@ -26,7 +27,7 @@ export function createRouterMode(mode: MultiCoaMode, o: RouterModeOptions): Rout
     case "mobike":
       return new MobikeRouter(o);
     case "per-coa":
-      throw new Error(`multiCoaMode "${mode}" is not available in the daemons yet`);
+      return new PerCoaRouter(o);
   }
 }
 
@@ -44,6 +45,6 @@ export function createHomeAgentMode(mode: MultiCoaMode, config: MultiCoaConfig, 
     case "mobike":
       return new MobikeHomeAgent(config.primaryDrainMs, log);
     case "per-coa":
-      throw new Error(`multiCoaMode "${mode}" is not available in the daemons yet`);
+      return new PerCoaHomeAgent(log);
   }
 }

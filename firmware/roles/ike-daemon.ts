@@ -350,7 +350,7 @@ export class HomeAgentIke {
       replayWindowOf: (child) => this.#mobileRouterOf(child.ikeSaName)?.ipsec?.multiCoa.replayWindow,
       onEvent: (e) => {
         this.#followProbeKeys(e);
-        if (e.kind === "ike-sa-established" || e.kind === "ike-sa-rekeyed" || e.kind === "ike-sa-closed" || e.kind === "endpoints-updated") this.onPeersChanged();
+        if (e.kind === "ike-sa-established" || e.kind === "ike-sa-rekeyed" || e.kind === "ike-sa-closed" || e.kind === "endpoints-updated" || e.kind === "child-sa-installed" || e.kind === "child-sa-deleted") this.onPeersChanged();
       },
     });
     for (const address of new Set([this.#view.address, ...this.#view.mobileRouters.flatMap((mr) => (mr.ike?.localAddress ? [mr.ike.localAddress] : []))])) await this.#session.bind(address);

@@ -141,6 +141,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       moved ||= events > 0;
       // `mobike`: the design moves the IKE SA (UPDATE_SA_ADDRESSES) and moves traffic when it is answered.
       for (let m = multiCoa.pollIkeMove(); m !== undefined; m = multiCoa.pollIkeMove()) ike?.moveTo(m.uplink, m.additionalUplinks);
+      // `per-coa`: an IKE SA per care-of address.
+      for (let r = multiCoa.pollIkeRequest(); r !== undefined; r = multiCoa.pollIkeRequest()) (r.kind === "open" ? ike?.openOn(r.uplink) : ike?.closeOn(r.uplink));
       const directive = multiCoa.pollDirective();
       if (directive) {
         handle.setSteering({ steering: directive.steering, careOfAddresses: directive.careOfAddresses });
@@ -178,6 +180,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   if (ike) {
     // RFC 4877 §4.3: the first BU goes out once its transport-mode SA exists.
     ike.onSignallingReady = startLinks;
+    ike.onTunnelKeyed = (index, outboundSpi) => {
+      multiCoa.tunnelKeyed(index, outboundSpi, monotonicNow());
+      drive();
+    };
     ike.onMoved = (index) => {
       multiCoa.ikeMoved(index, monotonicNow());
       drive();
