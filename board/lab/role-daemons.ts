@@ -1,4 +1,4 @@
-// Runs the real `monami router` and `monami homeagent` in the lab (mr and ha) from generated configs and lab keys; stops them always.
+// Runs the real `monami router` and `monami homeagent` in the lab (mr and ha) from generated configs (IKEv2 with a lab PSK, or static lab keys); stops them always.
 
 import { chmodSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -37,6 +37,8 @@ export type MonamiCommand = readonly string[];
 export const MONAMI_FROM_SOURCES: MonamiCommand = [bunExecutable(), MAIN];
 
 export interface RoleDaemonOptions {
+  /** How the SAs are keyed: static lab keys (default) or IKEv2 with a fresh lab PSK (RFC 4877). */
+  readonly security?: "static" | "ikev2";
   readonly command?: MonamiCommand;
   readonly placement?: LoopPlacement;
   readonly batchSize?: number;
@@ -85,7 +87,7 @@ function keyRef(dir: string, name: string, bytes: Uint8Array): { ref: string } {
   return { ref: `file:${path}` };
 }
 
-/** Both daemons' configs for this lab: static ESP keys by file reference, control sockets in the lab's work folder. */
+/** Both daemons' configs for this lab: static ESP keys or an IKEv2 PSK by file reference, control sockets in the lab's work folder. */
 export function roleDaemonConfigs(lab: Lab, options: RoleDaemonOptions = {}): { router: Record<string, unknown>; homeAgent: Record<string, unknown> } {
   const t = lab.topology;
   const dir = lab.workDir;
@@ -96,6 +98,14 @@ export function roleDaemonConfigs(lab: Lab, options: RoleDaemonOptions = {}): { 
     outbound: { spi: outbound.spi, key: keyRef(dir, names[0], outbound.keymat) },
     inbound: { spi: inbound.spi, key: keyRef(dir, names[1], inbound.keymat) },
   });
+  const ikev2 = options.security === "ikev2";
+  // IKEv2: one PSK both ends read (never used outside the lab); the IDs are the defaults (router: home address, RFC 4877 §4.1).
+  const psk = join(dir, "ike.psk");
+  if (ikev2) {
+    writeFileSync(psk, `lab-${toHex(crypto.getRandomValues(new Uint8Array(16)))}\n`, { mode: 0o600 });
+    chmodSync(psk, 0o600);
+  }
+  const ike = { auth: { method: "psk", psk: { ref: `file:${psk}` } } };
   const router: Record<string, unknown> = {
     role: "router",
     homeAddress: LAB_HOME_ADDRESS,
@@ -111,10 +121,14 @@ export function roleDaemonConfigs(lab: Lab, options: RoleDaemonOptions = {}): { 
       mtu: options.uplinkMtus?.[name] ?? 1500,
     })),
     activeUplink: options.activeUplink ?? "lte",
-    ipsec: {
-      tunnel: pair(k.tunnelToHomeAgent, k.tunnelToRouter, ["mr-tunnel-out", "mr-tunnel-in"]),
-      signalling: pair(k.signallingToHomeAgent, k.signallingToRouter, ["mr-mh-out", "mr-mh-in"]),
-    },
+    ...(ikev2
+      ? { security: "ikev2", ike: { ...ike, remoteId: ipv6Of(t.homeAgentHome) }, ipsec: {} }
+      : {
+          ipsec: {
+            tunnel: pair(k.tunnelToHomeAgent, k.tunnelToRouter, ["mr-tunnel-out", "mr-tunnel-in"]),
+            signalling: pair(k.signallingToHomeAgent, k.signallingToRouter, ["mr-mh-out", "mr-mh-in"]),
+          },
+        }),
     controlSocket: join(dir, "router.sock"),
     loop,
   };
@@ -127,10 +141,14 @@ export function roleDaemonConfigs(lab: Lab, options: RoleDaemonOptions = {}): { 
       {
         homeAddress: LAB_HOME_ADDRESS,
         mobileNetworkPrefixes: [t.mobileNetworkPrefix],
-        ipsec: {
-          tunnel: pair(k.tunnelToRouter, k.tunnelToHomeAgent, ["ha-tunnel-out", "ha-tunnel-in"]),
-          signalling: pair(k.signallingToRouter, k.signallingToHomeAgent, ["ha-mh-out", "ha-mh-in"]),
-        },
+        ...(ikev2
+          ? { security: "ikev2", ike, ipsec: {} }
+          : {
+              ipsec: {
+                tunnel: pair(k.tunnelToRouter, k.tunnelToHomeAgent, ["ha-tunnel-out", "ha-tunnel-in"]),
+                signalling: pair(k.signallingToRouter, k.signallingToHomeAgent, ["ha-mh-out", "ha-mh-in"]),
+              },
+            }),
       },
     ],
     controlSocket: join(dir, "homeagent.sock"),

@@ -23,6 +23,7 @@ live and writes a report. Everything is torn down at the end, on Ctrl-C and on S
 options:
   --scenario NAME      ${SCENARIO_NAMES.join(" | ")} | FILE.jsonl   (default drive)
   --mode MODE          multi-CoA IPsec design: ${MultiCoaModes.join(" | ")}   (default simultaneous)
+  --security KEYING    ikev2 (default: the daemons key their SAs with IKEv2 and a lab PSK) | static (fixed lab keys)
   --duration SECONDS   wall-clock length of the drive (default 120; the scenario is sped up to fit)
   --report PATH        the HTML report (default ${DEFAULT_REPORT}); the JSON goes beside it
   --capture MODE       check the uplinks for plaintext with tshark: light (default: all but plain ESP), full, off
@@ -52,6 +53,7 @@ export async function run(args: string[]): Promise<number> {
       options: {
         scenario: { type: "string", default: "drive" },
         mode: { type: "string", default: "simultaneous" },
+        security: { type: "string", default: "ikev2" },
         duration: { type: "string", default: "120" },
         report: { type: "string", default: DEFAULT_REPORT },
         capture: { type: "string", default: "light" },
@@ -76,6 +78,7 @@ export async function run(args: string[]): Promise<number> {
   const duration = Number(values.duration);
   if (!Number.isFinite(duration) || duration < 10 || duration > 3600) return fail("--duration must be 10…3600 seconds");
   if (!(MultiCoaModes as readonly string[]).includes(values.mode)) return fail(`--mode must be one of ${MultiCoaModes.join(", ")}`);
+  if (!["ikev2", "static"].includes(values.security)) return fail("--security must be ikev2 or static");
   if (!["light", "full", "off"].includes(values.capture)) return fail("--capture must be light, full or off");
   if (!["auto", "router", "demo"].includes(values.steering)) return fail("--steering must be auto, router or demo");
   const rate = Number(values["download-rate"]);
@@ -93,6 +96,7 @@ export async function run(args: string[]): Promise<number> {
     const result = await runDemo({
       scenario: values.scenario,
       mode: values.mode as MultiCoaMode,
+      security: values.security as "ikev2" | "static",
       durationSeconds: duration,
       reportPath: values.report,
       capture: values.capture as CaptureMode,

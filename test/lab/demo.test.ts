@@ -65,6 +65,9 @@ describe.skipIf(!canRun)("monami demo", () => {
     expect(check.betweenCareOfAndHomeAgent).toBeGreaterThan(1000);
     expect(check.protectedPackets).toBe(check.betweenCareOfAndHomeAgent);
     expect(report.counters.router?.["esp.tx.packets"] ?? 0).toBeGreaterThan(1000);
+    // The demo's default keying is IKEv2 (--security ikev2): the router initiated an IKE SA, no static keys.
+    expect(report.counters.router?.["router.ike.initiated"] ?? 0).toBeGreaterThanOrEqual(1);
+    expect(report.events.some((e) => e.text.startsWith("SAs keyed by IKEv2"))).toBe(true);
 
     // Nothing left: no namespace of the run, no process it started.
     const prefix = `mnm-${TAG}-${proc.pid}-`;

@@ -35,6 +35,8 @@ export interface DemoOptions {
   /** `drive`, a shipped trace name, or a trace file. */
   readonly scenario: string;
   readonly mode: MultiCoaMode;
+  /** How the daemons key their SAs: IKEv2 with a lab PSK (the default) or the fixed lab keys. */
+  readonly security?: "ikev2" | "static";
   readonly durationSeconds: number;
   /** Where the HTML report goes; the JSON report goes beside it (`.json`). */
   readonly reportPath: string;
@@ -179,7 +181,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     let { command, why } = daemonCommand(options.daemons);
     const kinds = { lte: scenario.uplinks.lte.kind, wifi: scenario.uplinks.wifi.kind };
     const { roleDaemonConfigs } = await import("../role-daemons.ts");
-    const applied = applyMode(roleDaemonConfigs(lab), options.mode, kinds);
+    const security = options.security ?? "ikev2";
+    const applied = applyMode(roleDaemonConfigs(lab, { security }), options.mode, kinds);
     const modeRun = applied.mode;
     const modeNote = applied.note;
     if (modeNote) say(`[demo] ${modeNote}`);
@@ -256,7 +259,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       uplinks: { lte: { label: scenario.uplinks.lte.label, careOfAddress: careOf.lte }, wifi: { label: scenario.uplinks.wifi.label, careOfAddress: careOf.wifi } },
       reportPath: htmlPath,
     };
-    const spis = { outbound: `0x${LAB_KEYS.tunnelToHomeAgent.spi.toString(16).padStart(8, "0")}`, inbound: `0x${LAB_KEYS.tunnelToRouter.spi.toString(16).padStart(8, "0")}` };
+    const spis = security === "ikev2" ? await ikeTunnelSpis(d) : { outbound: spiText(LAB_KEYS.tunnelToHomeAgent.spi), inbound: spiText(LAB_KEYS.tunnelToRouter.spi) };
+    rec.event("note", security === "ikev2" ? `SAs keyed by IKEv2: tunnel CHILD_SA ${spis.outbound}_o ${spis.inbound}_i` : "SAs keyed by the fixed lab keys (--security static)");
 
     let routerActive: AccessLinkName | undefined = "lte";
     /** Date.now() at the drive's start: maps the router's wall-clock decision times onto the report's axis. */
@@ -530,3 +534,14 @@ function probeOf(status: Record<string, unknown>, id: string): Pick<UplinkSample
 function numbers(o: Record<string, unknown>): Record<string, number> {
   return Object.fromEntries(Object.entries(o).filter((e): e is [string, number] => typeof e[1] === "number"));
 }
+
+const spiText = (spi: number) => `0x${spi.toString(16).padStart(8, "0")}`;
+
+/** The router's tunnel CHILD_SA SPIs (its `status`), as the report shows them; "?" when IKE has none yet. */
+async function ikeTunnelSpis(d: RoleDaemons): Promise<{ outbound: string; inbound: string }> {
+  const status = await d.routerCommand("status");
+  const children = ((status.ike as { children?: { mode: string; state: string; spiIn: number; spiOut: number }[] } | undefined)?.children ?? []).filter((c) => c.mode === "tunnel");
+  const child = children.find((c) => c.state === "installed") ?? children[0];
+  return child ? { outbound: spiText(child.spiOut), inbound: spiText(child.spiIn) } : { outbound: "?", inbound: "?" };
+}
+
