@@ -1,6 +1,6 @@
 // bench:modes — every multi-CoA design × scenario in the lab (root), 1000 packets/s each way: loss, outage, signalling, SAs, router CPU.
 //
-//   bun run bench:modes [--json] [--markdown] [--modes simultaneous,primary,auth-option,auth-option+esp,mobike] [--scenarios break,blackhole]
+//   bun run bench:modes [--json] [--markdown] [--modes simultaneous,primary,auth-option,auth-option+esp,mobike,per-coa] [--scenarios break,blackhole]
 //
 // `auth-option+esp` is `auth-option` with encryptPayload (ESP keyed from the MN-HA key).
 //
@@ -16,7 +16,7 @@ const { values } = parseArgs({
   options: {
     json: { type: "boolean", default: false },
     markdown: { type: "boolean", default: false },
-    modes: { type: "string", default: "simultaneous,primary,auth-option,auth-option+esp,mobike" },
+    modes: { type: "string", default: "simultaneous,primary,auth-option,auth-option+esp,mobike,per-coa" },
     scenarios: { type: "string" },
     parallel: { type: "string", default: "2" },
     verbose: { type: "boolean", default: false },

@@ -10,7 +10,7 @@ import type { MultiCoaMode } from "../../firmware/config/schema.ts";
 
 const canRun = requireRoot("multi-CoA designs in the lab");
 const FULL = process.env.MONAMI_MODES_FULL === "1";
-export const LAB_MODES: readonly MultiCoaMode[] = ["simultaneous", "primary", "mobike"];
+export const LAB_MODES: readonly MultiCoaMode[] = ["simultaneous", "primary", "mobike", "per-coa"];
 const QUICK = new Set(["make-before-break", "break", "blackhole", "address-change"]);
 /** Designs keyed by IKEv2 in the lab (longer start-up): the quick set is (a) and (b) only. */
 const QUICK_IKE = new Set(["make-before-break", "break"]);
@@ -80,6 +80,13 @@ describe.skipIf(!canRun)("multi-CoA designs × scenarios (real daemons, lab)", (
           const inUse = Object.values((r.homeAgentStatus.multiCoa as { inUse: Record<string, string> }).inUse);
           expect(inUse.map((a) => ({ "2001:db8:1::2": "lte", "2001:db8:2::2": "wifi" })[a] ?? a), summary).toEqual([s.expect.finalUplink]);
           expect(r.ikeMessages, summary).toBeGreaterThanOrEqual(2); // UPDATE_SA_ADDRESSES request and response
+        }
+        if (mode === "per-coa") {
+          // One IKE SA per care-of address used (the one the router started on stays until liveness removes it), each with its own tunnel SA.
+          expect(r.ikeSAs, summary).toBeGreaterThanOrEqual(2);
+          const sas = Object.values((r.homeAgentStatus.multiCoa as { sas: Record<string, Record<string, string>> }).sas)[0] ?? {};
+          for (const coa of s.expect.registered) expect(Object.keys(sas).map((a) => ({ "2001:db8:1::2": "lte", "2001:db8:2::2": "wifi" })[a] ?? a), summary).toContain(coa);
+          expect(new Set(Object.values(sas)).size, summary).toBe(Object.keys(sas).length);
         }
         // No replayed or forged packet got through, and reordering stayed inside the replay window.
         for (const c of [r.homeAgentCounters, r.routerCounters]) {
