@@ -140,6 +140,19 @@ export class IkeEndpoint {
   updateAddresses(sa: IkeSa, localAddress: string, remoteAddress: string | undefined, now: Instant, additional: readonly string[] = []): void {
     this.#queue(sa, new MobikeUpdateInitiator(localAddress, remoteAddress, additional), now);
   }
+  /**
+   * RFC 4877 §7.4 (the K bit, the alternative to MOBIKE): a Binding Update with K=1 from a new care-of
+   * address, once accepted, moves the IKE SA and its CHILD_SAs there at both ends at once, with no IKE
+   * exchange. `local`/`remote`: the new addresses (undefined: unchanged); the ports stay.
+   */
+  moveAddresses(sa: IkeSa, local: string | undefined, remote: string | undefined): void {
+    this.#manager(sa);
+    const next = { local: local ?? sa.local.address, remote: remote ?? sa.remote.address };
+    if (next.local === sa.local.address && next.remote === sa.remote.address) return;
+    sa.local = { address: next.local, port: sa.local.port };
+    sa.remote = { address: next.remote, port: sa.remote.port };
+    this.#events.push({ kind: "endpoints-updated", ikeSaName: sa.name, local: sa.local, remote: sa.remote, udpEncapsulation: sa.espInUdp });
+  }
   childBySpi(sa: IkeSa, inboundSpi: EspSpi): ChildSa | undefined {
     return sa.childByInbound(inboundSpi);
   }

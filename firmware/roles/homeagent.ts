@@ -121,7 +121,8 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       maxLifetimeSeconds: config.maxBindingLifetimeSeconds,
       multipleCareOfAddresses: true,
       bulkRegistration: true,
-      keyManagementCapability: false,
+      // K=1 in BAs only where a router's IKE SA follows its care-of address by the K bit (RFC 4877 §7.4); manual keys: 0 (RFC 6275 §6.1.7).
+      keyManagementCapability: ike?.kBit === true,
     },
     counters,
   );
@@ -137,6 +138,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     let changed = tableDue;
     for (let t = cache.pollTransmit(now); t !== undefined; t = cache.pollTransmit(now)) {
       multiCoa.observeTransmit(t, now);
+      ike?.observeTransmit(t);
       changed = true;
       const sealed = signalling.seal(t, now);
       if (!sealed.ok) {
@@ -171,6 +173,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     const r = received.value;
     const input = { message: r.message, source: r.source, destination: r.destination, ...(r.homeAddressOption ? { homeAddressOption: r.homeAddressOption } : {}), protectedByEsp: associations.length === 0 };
     multiCoa.observeBindingUpdate(input, monotonicNow());
+    ike?.observeBindingUpdate(input);
     cache.handleMessage(input, monotonicNow());
     drive();
   };

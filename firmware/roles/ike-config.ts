@@ -53,6 +53,12 @@ export const IkeRoleSchema = v.strictObject({
   /** Liveness check after this long without anything from the peer (RFC 7296 §2.4); 0: off. */
   dpdSeconds: Seconds(0, 30),
   mobike: v.optional(v.boolean(), true),
+  /**
+   * How the IKE SA follows a new primary care-of address (RFC 5648 §9.1), never both: "k-bit" (the BU's K bit,
+   * RFC 4877 §7.4: both ends move it when the BU is accepted, no MOBIKE negotiated) or "mobike" (RFC 4555).
+   * Default: k-bit in the primary and simultaneous designs with BU/BA signalling, else MOBIKE.
+   */
+  addressUpdate: v.optional(v.picklist(["k-bit", "mobike"])),
   /** Router: what the payload CHILD_SA tunnels to (TSr); the home address and mobile network prefixes are TSi. */
   remoteTs: v.optional(v.pipe(v.array(Prefix), v.minLength(1)), ["::/0"]),
   /** Negotiate the transport-mode CHILD_SA for BU/BA (RFC 4877 §4.3); off against a peer that is no home agent. */
@@ -204,6 +210,15 @@ export function tunnelSuiteOf(ike: IkeRoleConfig): EspSuiteId {
  */
 export function withExtendedSequenceNumbers(config: IkeConfig): IkeConfig {
   return { ...config, espProposals: config.espProposals.map((p) => (p.esn.length === 1 && p.esn[0] === false ? { ...p, esn: [true, false] } : p)) };
+}
+
+export type AddressUpdate = "k-bit" | "mobike";
+
+/** The address-update method in force (see `addressUpdate`), or why the configuration cannot have it. */
+export function addressUpdateOf(ike: IkeRoleConfig, multiCoaMode: string | undefined): Result<AddressUpdate, string> {
+  if (ike.addressUpdate === "k-bit" && !ike.signalling) return err("ike.addressUpdate k-bit needs the BU/BA signalling (ike.signalling)");
+  if (ike.addressUpdate) return ok(ike.addressUpdate);
+  return ok(ike.signalling && (multiCoaMode === "primary" || multiCoaMode === "simultaneous") ? "k-bit" : "mobike");
 }
 
 /** Wipes a configuration's secrets (shutdown). */

@@ -12,7 +12,10 @@ import type { CryptoProvider } from "../ipsec/sad.ts";
 import type { BindingTableEntry } from "../dataplane/binding-table.ts";
 import type { DataplaneHandle } from "../dataplane/dataplane-handle.ts";
 import { monotonicNow } from "./daemon.ts";
-import { homeAgentPeerIkeConfig, type IkeRoleConfig, routerIkeConfig, tunnelSuiteOf, wipeIkeConfig, withExtendedSequenceNumbers } from "./ike-config.ts";
+import { type AddressUpdate, addressUpdateOf, homeAgentPeerIkeConfig, type IkeRoleConfig, routerIkeConfig, tunnelSuiteOf, wipeIkeConfig, withExtendedSequenceNumbers } from "./ike-config.ts";
+import type { HomeAgentInput } from "../mobility/binding-cache.ts";
+import type { MobilityTransmit } from "../mobility/types.ts";
+import { KBitMoves } from "../multicoa/k-bit.ts";
 import { IkeSession } from "./ike-session.ts";
 import { IkeSignallingSecurity } from "./ike-signalling.ts";
 import { ProbeKeyRing } from "./link-probes.ts";
@@ -42,19 +45,26 @@ function withMultiCoa(config: IkeConfig, multiCoa: MultiCoaSaSettings | undefine
   return multiCoa?.extendedSequenceNumbers ? withExtendedSequenceNumbers(config) : config;
 }
 
+/** With K-bit moves MOBIKE is not negotiated: the two are alternatives (RFC 5648 §9.1), never both. */
+function withAddressUpdate(config: IkeConfig, update: AddressUpdate): IkeConfig {
+  return update === "k-bit" ? { ...config, mobike: false } : config;
+}
+
 interface RouterView {
   readonly homeAddress: string;
   readonly homeAgent: string;
   readonly mobileNetworkPrefixes: readonly string[];
   readonly uplinks: readonly { readonly id: string; readonly careOfAddress: string }[];
   readonly multiCoa?: MultiCoaSaSettings;
+  /** ipsec.multiCoaMode: decides the default `ike.addressUpdate`. */
+  readonly multiCoaMode?: string;
 }
 
 /**
  * The router's IKE: one IKE SA per home address (RFC 4877 §4.1, RFC 5648 §9.1) from the active care-of
  * address. The payload CHILD_SA comes with IKE_AUTH, the BU/BA CHILD_SA with CREATE_CHILD_SA right
  * after; `onSignallingReady` fires once that one exists (the first BU must be protected). A moved
- * uplink moves the IKE SA and its CHILD_SAs (MOBIKE, RFC 4555 §3.5).
+ * uplink moves the IKE SA and its CHILD_SAs: by the BU's K bit (RFC 4877 §7.4) or MOBIKE (RFC 4555 §3.5), `ike.addressUpdate`.
  */
 export class RouterIke {
   readonly signalling: IkeSignallingSecurity;
@@ -70,6 +80,9 @@ export class RouterIke {
   #sa: IkeSa | undefined;
   #active = 0;
   #signallingReady = false;
+  #addressUpdate: AddressUpdate = "mobike";
+  /** K-bit moves: whether the home agent's last BA carried K=1 (RFC 6275 §6.1.8: it will move its end too). */
+  kBitAgreed: () => boolean = () => false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
   onSignallingReady: () => void = () => {};
@@ -93,7 +106,16 @@ export class RouterIke {
   static create(ike: IkeRoleConfig, view: RouterView, provider: CryptoProvider, counters: Counters, log: (line: string) => void): Result<RouterIke, string> {
     const config = routerIkeConfig(ike, view);
     if (!config.ok) return err(config.error);
-    return ok(new RouterIke(ike, withMultiCoa(config.value, view.multiCoa), view, provider, counters, log));
+    const update = addressUpdateOf(ike, view.multiCoaMode);
+    if (!update.ok) return update;
+    const routerIke = new RouterIke(ike, withAddressUpdate(withMultiCoa(config.value, view.multiCoa), update.value), view, provider, counters, log);
+    routerIke.#addressUpdate = update.value;
+    return ok(routerIke);
+  }
+
+  /** How the IKE SA follows a new primary care-of address: the BU's K bit (RFC 4877 §7.4) or MOBIKE. */
+  get addressUpdate(): AddressUpdate {
+    return this.#addressUpdate;
   }
 
   get signallingSpec(): ChildSpec | undefined {
@@ -201,6 +223,14 @@ export class RouterIke {
     const session = this.#session;
     const sa = this.#current();
     if (!session || !sa || sa.state !== "established") return;
+    if (this.#addressUpdate === "k-bit" && this.kBitAgreed()) {
+      // RFC 4877 §7.4: the BA with K=1 for the BU from the new care-of address arrived; the home agent moved its end when it accepted it.
+      if (sa.local.address === this.#ikeAddress(index)) return;
+      session.endpoint.moveAddresses(sa, this.#ikeAddress(index), undefined);
+      this.#counters.increment("router.ike.k-bit-moves");
+      session.pump();
+      return;
+    }
     if (!sa.mobike) {
       this.#log("IKE: the home agent does not support MOBIKE; re-establishing from the new care-of address");
       session.endpoint.deleteIke(sa, monotonicNow());
@@ -286,7 +316,7 @@ function followProbeKeys(ring: ProbeKeyRing, e: IkeEvent, local: "router" | "hom
 
 interface HomeAgentView {
   readonly address: string;
-  readonly mobileRouters: readonly { readonly homeAddress: string; readonly mobileNetworkPrefixes: readonly string[]; readonly ike?: IkeRoleConfig | undefined; readonly ipsec?: { readonly multiCoa: MultiCoaSaSettings } }[];
+  readonly mobileRouters: readonly { readonly homeAddress: string; readonly mobileNetworkPrefixes: readonly string[]; readonly ike?: IkeRoleConfig | undefined; readonly ipsec?: { readonly multiCoa: MultiCoaSaSettings; readonly multiCoaMode?: string } }[];
 }
 
 /**
@@ -307,6 +337,35 @@ export class HomeAgentIke {
   #session: IkeSession | undefined;
   /** An IKE SA came, moved or went: the bindings of routers without Mobile IPv6 signalling changed. */
   onPeersChanged: () => void = () => {};
+  readonly #kBit = new KBitMoves();
+  /** Per mobile router (config order): how its IKE SA follows its care-of address. */
+  #updates: AddressUpdate[] = [];
+
+  /** Whether this home agent answers BUs with K=1 (RFC 6275 §6.1.8): some router moves its IKE SA by the K bit. */
+  get kBit(): boolean {
+    return this.#updates.includes("k-bit");
+  }
+
+  /** A BU arrived (before the binding cache took it): a candidate K-bit move. */
+  observeBindingUpdate(input: HomeAgentInput): void {
+    this.#kBit.observeBindingUpdate(input);
+  }
+
+  /** A BA is going out: accepting a BU with K=1 from a new care-of address moves that router's IKE SA there (RFC 4877 §7.4). */
+  observeTransmit(t: MobilityTransmit): void {
+    const move = this.#kBit.observeTransmit(t);
+    const session = this.#session;
+    if (!move || !session) return;
+    const index = this.#view.mobileRouters.findIndex((mr) => formatIpv6(parseIpv6(mr.homeAddress)!) === move.homeAddress);
+    if (this.#updates[index] !== "k-bit") return;
+    const name = this.#peers[index]!.name;
+    for (const sa of session.endpoint.ikeSas) {
+      if (sa.state !== "established" || sa.config.name !== name || sa.remote.address === move.careOfAddress) continue;
+      session.endpoint.moveAddresses(sa, undefined, move.careOfAddress);
+      this.#counters.increment("homeagent.ike.k-bit-moves");
+    }
+    session.pump();
+  }
 
   private constructor(peers: IkeConfig[], view: HomeAgentView, provider: CryptoProvider, counters: Counters, log: (line: string) => void, first: IkeRoleConfig) {
     this.#peers = peers;
@@ -321,18 +380,24 @@ export class HomeAgentIke {
 
   static create(view: HomeAgentView, provider: CryptoProvider, counters: Counters, log: (line: string) => void): Result<HomeAgentIke, string> {
     const peers: IkeConfig[] = [];
+    const updates: AddressUpdate[] = [];
     for (const [i, mr] of view.mobileRouters.entries()) {
       if (!mr.ike) return err(`mobileRouters[${i}]: no ike section`);
       const c = homeAgentPeerIkeConfig(mr.ike, { homeAddress: mr.homeAddress, homeAgent: view.address, mobileNetworkPrefixes: mr.mobileNetworkPrefixes }, i);
       if (!c.ok) return c;
-      peers.push(withMultiCoa(c.value, mr.ipsec?.multiCoa));
+      const update = addressUpdateOf(mr.ike, mr.ipsec?.multiCoaMode);
+      if (!update.ok) return err(`mobileRouters[${i}]: ${update.error}`);
+      updates.push(update.value);
+      peers.push(withAddressUpdate(withMultiCoa(c.value, mr.ipsec?.multiCoa), update.value));
     }
     try {
       peerDirectory(peers);
     } catch (e) {
       return err((e as Error).message);
     }
-    return ok(new HomeAgentIke(peers, view, provider, counters, log, view.mobileRouters[0]!.ike!));
+    const homeAgentIke = new HomeAgentIke(peers, view, provider, counters, log, view.mobileRouters[0]!.ike!);
+    homeAgentIke.#updates = updates;
+    return ok(homeAgentIke);
   }
 
   async start(dataplane: DataplaneHandle): Promise<void> {

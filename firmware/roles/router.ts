@@ -39,7 +39,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   const addresses = { homeAddress: config.homeAddress, homeAgent: config.homeAgent, mobileNetworkPrefixes: config.mobileNetworkPrefixes };
   const provider = await fastestCryptoProvider();
   // IKEv2 (default) keys the SAs after start; static keys are installed with the loop.
-  const created = config.security === "ikev2" ? RouterIke.create(config.ike!, { ...addresses, uplinks: config.uplinks, multiCoa: config.ipsec.multiCoa }, provider, counters, log) : undefined;
+  const created = config.security === "ikev2" ? RouterIke.create(config.ike!, { ...addresses, uplinks: config.uplinks, multiCoa: config.ipsec.multiCoa, multiCoaMode: config.ipsec.multiCoaMode }, provider, counters, log) : undefined;
   if (created && !created.ok) throw new Error(created.error);
   const ike = created?.value;
   // multiCoaMode "auth-option" (security "mn-ha", RFC 4285): BU/BA authenticated in clear, payload in ESP only with encryptPayload.
@@ -103,8 +103,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       homeAgentAddress: config.homeAgent,
       mobileNetworkPrefixes: prefixes,
       prefixMode: "explicit",
-      // RFC 6275 §6.1.7: with manual keys the K bit MUST be 0.
-      keyManagementCapability: false,
+      // RFC 6275 §6.1.7: with manual keys the K bit MUST be 0; with IKEv2 it is 1 when the IKE SA moves by it (RFC 4877 §7.4, ike.addressUpdate).
+      keyManagementCapability: ike?.addressUpdate === "k-bit",
       espProtected: true,
       requestedLifetimeSeconds: config.bindingLifetimeSeconds,
       initialSequenceNumber: 1 + Math.floor(Math.random() * 0xfffe),
@@ -180,6 +180,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   if (ike) {
     // RFC 4877 §4.3: the first BU goes out once its transport-mode SA exists.
     ike.onSignallingReady = startLinks;
+    ike.kBitAgreed = () => bul.keyManagementCapability === true;
     ike.onTunnelKeyed = (index, outboundSpi) => {
       multiCoa.tunnelKeyed(index, outboundSpi, monotonicNow());
       drive();

@@ -40,6 +40,10 @@ export interface IkeDataplaneOptions {
    * default: tshark 4.0's esp_sa table has no ESN field, so it could not check the ICVs of the capture.
    */
   readonly extendedSequenceNumbers?: boolean;
+  /** ipsec.multiCoaMode of both daemons (their default when absent). */
+  readonly multiCoaMode?: string;
+  /** ike.addressUpdate of both daemons: MOBIKE (default here: the MOBIKE move test) or the BU's K bit (RFC 4877 §7.4). */
+  readonly addressUpdate?: "k-bit" | "mobike";
   readonly log?: (line: string) => void;
 }
 
@@ -75,6 +79,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
       ...(options.proposals ? { proposals: options.proposals } : {}),
       ...(options.espProposals ? { espProposals: options.espProposals } : {}),
       childRekeySeconds: options.childRekeySeconds ?? 3600,
+      ...(options.natIpv4 ? {} : { addressUpdate: options.addressUpdate ?? "mobike" }),
       ikeRekeySeconds: options.ikeRekeySeconds ?? 14_400,
       ...over,
     });
@@ -101,7 +106,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
           keyExport: keyFiles,
           ...(options.natIpv4 ? { peerAddress: ipv4Of(t.coreHomeAgent), uplinkAddresses: { lte: ipv4Of(t.access.lte.router) }, signalling: false } : {}),
         }),
-        ipsec: { multiCoa: { extendedSequenceNumbers: options.extendedSequenceNumbers ?? false } },
+        ipsec: { ...(options.multiCoaMode ? { multiCoaMode: options.multiCoaMode } : {}), multiCoa: { extendedSequenceNumbers: options.extendedSequenceNumbers ?? false } },
         controlSocket: routerControl,
         loop,
       }),
@@ -113,7 +118,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
         address: homeAgentAddress,
         uplink: { interface: t.coreHomeAgent.name },
         tunnel: { interface: "mnh0" },
-        mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike(options.natIpv4 ? { localAddress: ipv4Of(t.coreHomeAgent), signalling: false } : {}), ipsec: { multiCoa: { extendedSequenceNumbers: options.extendedSequenceNumbers ?? false } } }],
+        mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike(options.natIpv4 ? { localAddress: ipv4Of(t.coreHomeAgent), signalling: false } : {}), ipsec: { ...(options.multiCoaMode ? { multiCoaMode: options.multiCoaMode } : {}), multiCoa: { extendedSequenceNumbers: options.extendedSequenceNumbers ?? false } } }],
         controlSocket: homeAgentControl,
         loop,
       }),
