@@ -95,6 +95,9 @@ describe.skipIf(!canRun)("router as a device, SAs keyed by IKEv2", () => {
       expect(handover).toBeDefined();
       console.log(`[h18] IKEv2 device: blackhole on ${primary} detected in ${down!.at - cutAt} ms, traffic moved in ${handover!.at - cutAt} ms`);
       await h!.waitForStatus((s) => (s.bindings as Json[]).some((b) => b.linkId === other && b.state === "active"), 8_000, `binding on ${other}`);
+      // Primary mode with IKEv2: the IKE SA followed by the BU's K bit (RFC 4877 §7.4) to the other uplink's care-of address.
+      const otherCareOf = ipv6Of(h!.lab.topology.access[other].router);
+      await h!.waitForStatus((s) => ((s.ike as { ike?: { local?: { address?: string } } }).ike?.local?.address ?? "") === otherCareOf, 8_000, `IKE SA on ${other}`);
       // The IKE SA followed the traffic (MOBIKE) and the tunnel carries it again.
       const deadline = performance.now() + 8_000;
       let received = 0;
