@@ -49,6 +49,13 @@ export class MobikeRouter extends RouterModeBase {
     }
   }
 
+  /** The CoA in use was renumbered: the IKE SA follows to the new address (its BU goes out at the same time). */
+  override addressChanged(id: string, careOfAddress: string, now: Instant): void {
+    super.addressChanged(id, careOfAddress, now);
+    const u = this.byId(id);
+    if (u.index === this.#inUse && this.usable.has(u.index)) this.#move(u.index, false);
+  }
+
   protected override onPreferenceChanged(_now: Instant): void {
     this.#choose();
   }

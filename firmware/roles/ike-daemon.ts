@@ -88,6 +88,8 @@ export class RouterIke {
   onSignallingReady: () => void = () => {};
   /** The home agent answered an UPDATE_SA_ADDRESSES: the IKE SA is on uplink `index`'s address now. */
   onMoved: (index: number) => void = () => {};
+  /** Care-of addresses that changed since start (SLAAC, DHCPv6), by uplink: IKE's local address there now. */
+  readonly #renumbered = new Map<number, string>();
   /** `per-coa`: the tunnel CHILD_SA of the IKE SA on uplink `index` now (its outbound SPI; undefined: none). */
   onTunnelKeyed: (index: number, outboundSpi: number | undefined) => void = () => {};
   /** `per-coa`: the IKE SAs of the other care-of addresses, by uplink (tunnel CHILD_SA only, no MOBIKE). */
@@ -157,7 +159,7 @@ export class RouterIke {
   /** IKE's local address on uplink `index`: configured (`uplinkAddresses`), else its care-of address. */
   #ikeAddress(index: number): string {
     const u = this.#view.uplinks[index]!;
-    return this.#ike.uplinkAddresses?.[u.id] ?? u.careOfAddress;
+    return this.#ike.uplinkAddresses?.[u.id] ?? this.#renumbered.get(index) ?? u.careOfAddress;
   }
 
   #initiate(): void {
@@ -253,6 +255,11 @@ export class RouterIke {
     this.#extras.set(index, session.endpoint.initiate(config, { address: this.#ikeAddress(index), port: this.#config.ports.ike }, { address: peer, port: this.#config.ports.ike }, monotonicNow()));
     this.#counters.increment("router.ike.initiated");
     session.pump();
+  }
+
+  /** Uplink `index`'s care-of address changed: later updates and IKE SAs from there use `address` (unless `ike.uplinkAddresses` names one). */
+  setUplinkAddress(index: number, address: string): void {
+    this.#renumbered.set(index, address);
   }
 
   /** `per-coa`: the IKE SA of uplink `index` goes (INFORMATIONAL DELETE; its CHILD_SA with it). */

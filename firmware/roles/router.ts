@@ -281,6 +281,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
         // A new address on an uplink (SLAAC, DHCPv6): its BID is registered again with it (RFC 5648 §6.2).
         const [, id, address] = words;
         if (id === undefined || address === undefined || parseIpv6(address) === undefined) throw new Error("usage: address ID IPV6");
+        const index = uplinkIndex.get(id);
+        if (index !== undefined) ike?.setUplinkAddress(index, formatIpv6(parseIpv6(address)!));
         multiCoa.addressChanged(id, formatIpv6(parseIpv6(address)!), monotonicNow());
         drive();
         return { uplink: id, careOfAddress: address };

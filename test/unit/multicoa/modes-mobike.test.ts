@@ -52,6 +52,21 @@ describe("mobike", () => {
     expect(lab.bus.every((t) => t.message.type !== "binding-update" || !t.message.flags.keyManagementCapability)).toBe(true);
   });
 
+  test("address change of the CoA in use (RFC 5648 §6.2): the BID is re-registered and the IKE SA follows to the new address", () => {
+    const lab = modesLab("mobike", {}, "wifi");
+    lab.router.linkUp("wifi", lab.clock.now());
+    lab.router.linkUp("lte", lab.clock.now());
+    lab.settle();
+    const renumbered = "2001:db8:2::3";
+    lab.router.addressChanged("wifi", renumbered, lab.clock.now());
+    expect(lab.router.pollIkeMove()).toEqual({ uplink: 1, additionalUplinks: [0] });
+    lab.settle();
+    expect(lab.cache.bindingsOf(HOME_ADDRESS).map((b) => b.careOfAddress.address)).toContain(renumbered);
+    // An address change of an idle CoA moves nothing.
+    lab.router.addressChanged("lte", "2001:db8:1::3", lab.clock.now());
+    expect(lab.router.pollIkeMove()).toBeUndefined();
+  });
+
   test("home agent: only the IKE SA's address is accepted; an address that is not registered falls back to the cache's choice", () => {
     const lab = modesLab("mobike", {}, "wifi");
     lab.router.linkUp("wifi", lab.clock.now());
