@@ -10,19 +10,9 @@ import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 
 const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
 
-/** Fixed test keys (never used outside the lab): 16-octet AES-128 key ‖ 4-octet salt each. */
-export const LAB_KEYS = {
-  tunnelToHomeAgent: { spi: 0x1001, keymat: keymat(0x11) },
-  tunnelToRouter: { spi: 0x2001, keymat: keymat(0x22) },
-  signallingToHomeAgent: { spi: 0x1002, keymat: keymat(0x33) },
-  signallingToRouter: { spi: 0x2002, keymat: keymat(0x44) },
-} as const;
-
-function keymat(seed: number): Uint8Array {
-  return Uint8Array.from({ length: 20 }, (_, i) => (seed + i * 7) & 0xff);
-}
-
-export const HOME_ADDRESS = "2001:db8:10::20";
+// The lab keys and home address are the ones the demo's daemons use (board/lab/role-daemons.ts).
+import { LAB_HOME_ADDRESS as HOME_ADDRESS, LAB_KEYS } from "../../board/lab/role-daemons.ts";
+export { HOME_ADDRESS, LAB_KEYS };
 
 export interface DataplaneLab {
   readonly lab: Lab;
