@@ -14,7 +14,7 @@ export function sh(cmd: string[], env?: Record<string, string>): { code: number;
   return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
-function must(cmd: string[], env?: Record<string, string>): string {
+export function must(cmd: string[], env?: Record<string, string>): string {
   const r = sh(cmd, env);
   if (r.code !== 0) throw new Error(`${cmd.join(" ")}: exit ${r.code}: ${r.err || r.out}`);
   return r.out;
@@ -43,6 +43,63 @@ export function parseViciRaw(text: string): Record<string, unknown> {
   return block();
 }
 
+export type KeyType = "ec" | "ed25519";
+
+/** The environment that points swanctl and charon at a lab's private configuration in `dir`. */
+export function charonEnv(dir: string): Record<string, string> {
+  return { STRONGSWAN_CONF: join(dir, "strongswan.conf"), SWANCTL_DIR: join(dir, "swanctl") };
+}
+
+/**
+ * Test PKI made by openssl in `<dir>/pki`: a P-256 CA and two end-entity certificates (SAN = DNS name).
+ * charon gets the CA and `theirs` (as `<peerFile>.pem` / `.key`); ours is returned for monami.
+ */
+export function makeLabPki(dir: string, caName: string, ours: { name: string; type: KeyType }, theirs: { name: string; type: KeyType }, peerFile: string): { ca: string; cert: string; key: string } {
+  const p = (f: string) => join(dir, "pki", f);
+  if (!existsSync(p("ca.pem"))) {
+    must(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p("ca.key")]);
+    must(["openssl", "req", "-x509", "-new", "-key", p("ca.key"), "-subj", `/CN=${caName}`, "-days", "2", "-out", p("ca.pem"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  }
+  const make = (name: string, type: KeyType) => {
+    const base = `${name}-${type}`;
+    if (existsSync(p(`${base}.pem`))) return base;
+    if (type === "ec") must(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p(`${base}.key`)]);
+    else must(["openssl", "genpkey", "-algorithm", "ED25519", "-out", p(`${base}.key`)]);
+    must(["openssl", "req", "-new", "-key", p(`${base}.key`), "-subj", `/CN=${name}`, "-out", p(`${base}.csr`)]);
+    writeFileSync(p(`${base}.ext`), `subjectAltName=DNS:${name}\n`);
+    must(["openssl", "x509", "-req", "-in", p(`${base}.csr`), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-out", p(`${base}.pem`), "-extfile", p(`${base}.ext`)]);
+    return base;
+  };
+  const a = make(ours.name, ours.type);
+  const b = make(theirs.name, theirs.type);
+  must(["cp", p(`${b}.pem`), join(dir, `swanctl/x509/${peerFile}.pem`)]);
+  must(["cp", p(`${b}.key`), join(dir, `swanctl/private/${peerFile}.key`)]);
+  must(["cp", p("ca.pem"), join(dir, "swanctl/x509ca/ca.pem")]);
+  return { ca: p("ca.pem"), cert: p(`${a}.pem`), key: p(`${a}.key`) };
+}
+
+/** Runs swanctl against the charon of the lab in `dir` (vici socket `uri`). */
+export function swanctlIn(dir: string, uri: string, args: string[]): { code: number; out: string; err: string } {
+  return sh(["swanctl", ...args, "--uri", uri], charonEnv(dir));
+}
+
+/** Loads a swanctl.conf into the lab's charon (replacing connections and secrets). */
+export function loadSwanctl(dir: string, uri: string, conf: string): void {
+  const file = join(dir, "swanctl", "swanctl.conf");
+  writeFileSync(file, conf);
+  must(["swanctl", "--load-all", "--file", file, "--uri", uri], charonEnv(dir));
+}
+
+/** The IKE SAs the lab's charon holds, from `swanctl --list-sas --raw`. */
+export function listSas(dir: string, uri: string): Record<string, Record<string, any>> {
+  const out: Record<string, Record<string, any>> = {};
+  for (const line of swanctlIn(dir, uri, ["--list-sas", "--raw"]).out.split("\n")) {
+    if (!line.startsWith("list-sa event")) continue;
+    Object.assign(out, parseViciRaw(line.replace(/^list-sa event\s*\{/, "")) as Record<string, Record<string, unknown>>);
+  }
+  return out;
+}
+
 export class StrongSwanLab {
   readonly ours: string;
   readonly peer: string;
@@ -59,7 +116,7 @@ export class StrongSwanLab {
   }
 
   get env(): Record<string, string> {
-    return { STRONGSWAN_CONF: join(this.dir, "strongswan.conf"), SWANCTL_DIR: join(this.dir, "swanctl") };
+    return charonEnv(this.dir);
   }
 
   async up(): Promise<void> {
@@ -116,49 +173,22 @@ swanctl { load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey }
   }
 
   /** Test PKI made by openssl now: a P-256 CA, a.lab and b.lab with the given key types, SAN = DNS name. */
-  makePki(ours: "ec" | "ed25519", theirs: "ec" | "ed25519"): { ca: string; cert: string; key: string } {
-    const p = (f: string) => join(this.dir, "pki", f);
-    if (!existsSync(p("ca.pem"))) {
-      must(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p("ca.key")]);
-      must(["openssl", "req", "-x509", "-new", "-key", p("ca.key"), "-subj", "/CN=monami h8 interop CA", "-days", "2", "-out", p("ca.pem"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-    }
-    const make = (name: string, type: "ec" | "ed25519") => {
-      const base = `${name}-${type}`;
-      if (existsSync(p(`${base}.pem`))) return base;
-      if (type === "ec") must(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p(`${base}.key`)]);
-      else must(["openssl", "genpkey", "-algorithm", "ED25519", "-out", p(`${base}.key`)]);
-      must(["openssl", "req", "-new", "-key", p(`${base}.key`), "-subj", `/CN=${name}`, "-out", p(`${base}.csr`)]);
-      writeFileSync(p(`${base}.ext`), `subjectAltName=DNS:${name}\n`);
-      must(["openssl", "x509", "-req", "-in", p(`${base}.csr`), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-out", p(`${base}.pem`), "-extfile", p(`${base}.ext`)]);
-      return base;
-    };
-    const a = make("a.lab", ours);
-    const b = make("b.lab", theirs);
-    must(["cp", p(`${b}.pem`), join(this.dir, "swanctl/x509/b.pem")]);
-    must(["cp", p(`${b}.key`), join(this.dir, "swanctl/private/b.key")]);
-    must(["cp", p("ca.pem"), join(this.dir, "swanctl/x509ca/ca.pem")]);
-    return { ca: p("ca.pem"), cert: p(`${a}.pem`), key: p(`${a}.key`) };
+  makePki(ours: KeyType, theirs: KeyType): { ca: string; cert: string; key: string } {
+    return makeLabPki(this.dir, "monami h8 interop CA", { name: "a.lab", type: ours }, { name: "b.lab", type: theirs }, "b");
   }
 
   /** Loads a swanctl.conf (replacing connections and secrets). */
   load(conf: string): void {
-    const file = join(this.dir, "swanctl", "swanctl.conf");
-    writeFileSync(file, conf);
-    must(["swanctl", "--load-all", "--file", file, "--uri", this.uri], this.env);
+    loadSwanctl(this.dir, this.uri, conf);
   }
 
   swanctl(...args: string[]): { code: number; out: string; err: string } {
-    return sh(["swanctl", ...args, "--uri", this.uri], this.env);
+    return swanctlIn(this.dir, this.uri, args);
   }
 
   /** The IKE SAs charon holds, from `swanctl --list-sas --raw`. */
   sas(): Record<string, Record<string, unknown>> {
-    const out: Record<string, Record<string, unknown>> = {};
-    for (const line of this.swanctl("--list-sas", "--raw").out.split("\n")) {
-      if (!line.startsWith("list-sa event")) continue;
-      Object.assign(out, parseViciRaw(line.replace(/^list-sa event\s*\{/, "")) as Record<string, Record<string, unknown>>);
-    }
-    return out;
+    return listSas(this.dir, this.uri);
   }
 
   /** Runs `monami ike …` inside our namespace. */

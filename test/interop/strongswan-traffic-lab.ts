@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
-import { parseViciRaw, sh } from "./strongswan-lab.ts";
+import { charonEnv, type KeyType, listSas, loadSwanctl, makeLabPki, must, sh, swanctlIn } from "./strongswan-lab.ts";
 
 export const CHARON = "/usr/lib/ipsec/charon";
 const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
@@ -18,12 +18,6 @@ export const MOBILE_NETWORK = "2001:db8:a::/64";
 export const LAN_HOST = "2001:db8:a::2";
 export const LAN_ROUTER = "2001:db8:a::1";
 export const HOME_ADDRESS = "2001:db8:10::20";
-
-function must(cmd: string[], env?: Record<string, string>): string {
-  const r = sh(cmd, env);
-  if (r.code !== 0) throw new Error(`${cmd.join(" ")}: exit ${r.code}: ${r.err || r.out}`);
-  return r.out;
-}
 
 export class TrafficLab {
   readonly lan: string;
@@ -45,7 +39,7 @@ export class TrafficLab {
   }
 
   get env(): Record<string, string> {
-    return { STRONGSWAN_CONF: join(this.dir, "strongswan.conf"), SWANCTL_DIR: join(this.dir, "swanctl") };
+    return charonEnv(this.dir);
   }
 
   exec(ns: string, argv: string[]): { code: number; out: string; err: string } {
@@ -119,47 +113,20 @@ swanctl { load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey }
   }
 
   /** Test PKI (openssl): a P-256 CA, `ours` and `theirs` end-entity certificates with DNS SANs. */
-  makePki(ours: { name: string; type: "ec" | "ed25519" }, theirs: { name: string; type: "ec" | "ed25519" }): { ca: string; cert: string; key: string } {
-    const p = (f: string) => join(this.dir, "pki", f);
-    if (!existsSync(p("ca.pem"))) {
-      must(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p("ca.key")]);
-      must(["openssl", "req", "-x509", "-new", "-key", p("ca.key"), "-subj", "/CN=monami h12 interop CA", "-days", "2", "-out", p("ca.pem"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-    }
-    const make = (name: string, type: "ec" | "ed25519") => {
-      const base = `${name}-${type}`;
-      if (existsSync(p(`${base}.pem`))) return base;
-      if (type === "ec") must(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p(`${base}.key`)]);
-      else must(["openssl", "genpkey", "-algorithm", "ED25519", "-out", p(`${base}.key`)]);
-      must(["openssl", "req", "-new", "-key", p(`${base}.key`), "-subj", `/CN=${name}`, "-out", p(`${base}.csr`)]);
-      writeFileSync(p(`${base}.ext`), `subjectAltName=DNS:${name}\n`);
-      must(["openssl", "x509", "-req", "-in", p(`${base}.csr`), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-out", p(`${base}.pem`), "-extfile", p(`${base}.ext`)]);
-      return base;
-    };
-    const a = make(ours.name, ours.type);
-    const b = make(theirs.name, theirs.type);
-    must(["cp", p(`${b}.pem`), join(this.dir, "swanctl/x509/peer.pem")]);
-    must(["cp", p(`${b}.key`), join(this.dir, "swanctl/private/peer.key")]);
-    must(["cp", p("ca.pem"), join(this.dir, "swanctl/x509ca/ca.pem")]);
-    return { ca: p("ca.pem"), cert: p(`${a}.pem`), key: p(`${a}.key`) };
+  makePki(ours: { name: string; type: KeyType }, theirs: { name: string; type: KeyType }): { ca: string; cert: string; key: string } {
+    return makeLabPki(this.dir, "monami h12 interop CA", ours, theirs, "peer");
   }
 
   load(conf: string): void {
-    const file = join(this.dir, "swanctl", "swanctl.conf");
-    writeFileSync(file, conf);
-    must(["swanctl", "--load-all", "--file", file, "--uri", this.uri], this.env);
+    loadSwanctl(this.dir, this.uri, conf);
   }
 
   swanctl(...args: string[]): { code: number; out: string; err: string } {
-    return sh(["swanctl", ...args, "--uri", this.uri], this.env);
+    return swanctlIn(this.dir, this.uri, args);
   }
 
   sas(): Record<string, Record<string, any>> {
-    const out: Record<string, Record<string, any>> = {};
-    for (const line of this.swanctl("--list-sas", "--raw").out.split("\n")) {
-      if (!line.startsWith("list-sa event")) continue;
-      Object.assign(out, parseViciRaw(line.replace(/^list-sa event\s*\{/, "")) as Record<string, Record<string, unknown>>);
-    }
-    return out;
+    return listSas(this.dir, this.uri);
   }
 
   /** Starts `monami router|homeagent run CONFIG` in our namespace; resolves once it printed `ready`. */
