@@ -14,6 +14,7 @@ import type { RandomSource } from "./dh.ts";
 import type { Datagram, Endpoint } from "./endpoint.ts";
 import { errorAction } from "./error-policy.ts";
 import type { IkeEvent } from "./events.ts";
+import { identityEquals } from "./identity.ts";
 import { IkeSa } from "./ike-sa.ts";
 import type { PeerDirectory } from "./peers.ts";
 import { InitResponder, type ResponderLimits } from "./responder.ts";
@@ -105,13 +106,33 @@ export class IkeEndpoint {
     return tm;
   }
 
-  /** Starts an IKE SA with its first CHILD_SA: IKE_SA_INIT then IKE_AUTH (§1.2). */
+  /**
+   * Starts an IKE SA with its first CHILD_SA: IKE_SA_INIT then IKE_AUTH (§1.2). Its IKE_AUTH carries
+   * INITIAL_CONTACT only when this endpoint holds no other live IKE SA with that peer (§2.4: "the only
+   * IKE SA currently active between the authenticated identities"): never for a second IKE SA beside
+   * the first (`per-coa`'s one per care-of address) nor for a re-established one while others remain.
+   */
   initiate(config: IkeConfig, local: Endpoint, remote: Endpoint, now: Instant): IkeSa {
+    const initialContact = !this.#hasContact(config, remote);
     const sa = new IkeSa(config, true, `${config.name}[${++this.#initiated}]`, local, remote, freshIkeSpi(this.#random), ikeSpi(0n));
     const tm = this.#register(sa);
     tm.queue(new IkeInitInitiator(config), now);
-    tm.queue(new IkeAuthInitiator(), now);
+    tm.queue(new IkeAuthInitiator(initialContact), now);
     return sa;
+  }
+
+  /**
+   * Whether an IKE SA being set up or established is held with the peer `config` names: the same local
+   * identity and the same peer identity (authenticated, or the one configured) — or, with no peer
+   * identity configured, the same peer address. Rekeyed, deleting and closed SAs do not count.
+   */
+  #hasContact(config: IkeConfig, remote: Endpoint): boolean {
+    return this.ikeSas.some((sa) => {
+      if (sa.state !== "connecting" && sa.state !== "authenticating" && sa.state !== "established") return false;
+      if (!identityEquals(sa.config.localId, config.localId)) return false;
+      const theirs = sa.peerId ?? sa.config.remoteId;
+      return config.remoteId !== undefined && theirs !== undefined ? identityEquals(theirs, config.remoteId) : sa.remote.address === remote.address;
+    });
   }
 
   #queue(sa: IkeSa, task: InitiatorTask, now: Instant): void {

@@ -1,4 +1,4 @@
-// IKE_AUTH (RFC 7296 §1.2, §2.15): identities, AUTH, the first CHILD_SA with its selectors, MOBIKE_SUPPORTED (RFC 4555 §3.2).
+// IKE_AUTH (RFC 7296 §1.2, §2.15): identities, AUTH, the first CHILD_SA with its selectors, INITIAL_CONTACT (§2.4), MOBIKE_SUPPORTED (RFC 4555 §3.2).
 
 import type { Payload } from "../../wire/ikev2/payloads.ts";
 import { acceptChild, allocateEspSpi, childReplyPayloads, createChild, espOffer, installRecord, selectChild, withoutDh } from "../child-negotiation.ts";
@@ -23,7 +23,17 @@ function transportNotify(sa: IkeSa): Payload[] {
 export class IkeAuthInitiator implements InitiatorTask {
   readonly name = "ike-auth";
   readonly exchange = ExchangeType.ikeAuth;
+  readonly #initialContact: boolean;
   #inboundSpi: EspSpi | undefined;
+
+  /**
+   * `initialContact`: send INITIAL_CONTACT, which asserts that this IKE SA is the only one between the
+   * two identities (RFC 7296 §2.4), so the peer may delete any other it holds. The caller decides
+   * (IkeEndpoint.initiate: only when it holds no other IKE SA with that peer).
+   */
+  constructor(initialContact: boolean) {
+    this.#initialContact = initialContact;
+  }
 
   build(sa: IkeSa, ctx: TaskContext): Payload[] {
     this.#inboundSpi ??= allocateEspSpi(ctx.random, (s) => sa.childByInbound(s) !== undefined);
@@ -33,7 +43,7 @@ export class IkeAuthInitiator implements InitiatorTask {
       own.id,
       ...own.cert,
       ...certificateRequest(sa.config),
-      notify(NotifyType.initialContact),
+      ...(this.#initialContact ? [notify(NotifyType.initialContact)] : []),
       ...idr,
       own.auth,
       ...transportNotify(sa),
@@ -127,6 +137,9 @@ export class IkeAuthResponder implements ResponderTask {
     sa.mobike = sa.config.mobike && notifies(p, NotifyType.mobikeSupported).length > 0;
     sa.state = "established";
     ctx.counters.increment("ike.sa.established");
+    // §2.4: the peer says this is its only IKE SA with us. Counted, not acted on: the home agent keeps
+    // the other IKE SAs of that identity (liveness removes dead ones), which `per-coa` relies on.
+    if (notifies(p, NotifyType.initialContact).length > 0) ctx.counters.increment("ike.auth.initial-contact");
     const own = ownAuthPayloads(sa);
     const reply: Payload[] = [own.id, ...own.cert, own.auth];
     const selection = selectChild(sa, p, withoutDh(sa.config.espProposals));
