@@ -225,9 +225,10 @@ export class RouterIke {
     const session = this.#session;
     const sa = this.#current();
     if (!session || !sa || sa.state !== "established") return;
+    // Already there (e.g. the uplink was declared none and back within a moment): nothing moves, nothing is re-established.
+    if (sa.local.address === this.#ikeAddress(index)) return;
     if (this.#addressUpdate === "k-bit" && this.kBitAgreed()) {
       // RFC 4877 §7.4: the BA with K=1 for the BU from the new care-of address arrived; the home agent moved its end when it accepted it.
-      if (sa.local.address === this.#ikeAddress(index)) return;
       session.endpoint.moveAddresses(sa, this.#ikeAddress(index), undefined);
       this.#counters.increment("router.ike.k-bit-moves");
       session.pump();

@@ -67,7 +67,9 @@ describe.skipIf(!canRun)("monami demo", () => {
     expect(report.counters.router?.["esp.tx.packets"] ?? 0).toBeGreaterThan(1000);
     // The demo's default keying is IKEv2 (--security ikev2): the router initiated an IKE SA, no static keys.
     expect(report.counters.router?.["router.ike.initiated"] ?? 0).toBeGreaterThanOrEqual(1);
-    expect(report.events.some((e) => e.text.startsWith("SAs keyed by IKEv2"))).toBe(true);
+    expect(report.events.some((e) => /^SAs keyed by IKEv2: tunnel CHILD_SA 0x[0-9a-f]{8}_o 0x[0-9a-f]{8}_i/.test(e.text))).toBe(true);
+    // One IKE SA for the whole drive: an uplink declared "none" and back at start-up must not tear it down.
+    expect(report.counters.router?.["router.ike.lost"] ?? 0).toBe(0);
 
     // Nothing left: no namespace of the run, no process it started.
     const prefix = `mnm-${TAG}-${proc.pid}-`;
