@@ -4,9 +4,9 @@ import type { Counters } from "../core/counters.ts";
 import { earliest, later, type Duration, type Instant } from "../core/instant.ts";
 import { parseIpv6, prefixMatches, type Ipv4Text, type Ipv6Text, type Prefix } from "../wire/address.ts";
 import { baFlags, type MobilityMessage } from "../wire/mobility-header.ts";
-import type { MobilityOption } from "../wire/mobility-options.ts";
+import { NAT_REFRESH_NOT_NEEDED, type MobilityOption } from "../wire/mobility-options.ts";
 import { canonicalIpv6OrThrow } from "./address-text.ts";
-import { DEFAULT_HA_MAX_BINDING_LIFETIME_SECONDS, LIFETIME_UNIT_MS, lifetimeUnitsFromSeconds } from "./constants.ts";
+import { DEFAULT_HA_MAX_BINDING_LIFETIME_SECONDS, DEFAULT_NAT_KEEPALIVE_SECONDS, LIFETIME_UNIT_MS, lifetimeUnitsFromSeconds } from "./constants.ts";
 import { sequenceAfter, type SequenceNumber } from "./sequence.ts";
 import { BaStatus, BeStatus } from "./status.ts";
 import { careOfKey, isUnicastRoutable, type BindingId, type CareOfAddress, type MobilityTransmit } from "./types.ts";
@@ -39,6 +39,16 @@ export interface HomeAgentConfig {
   readonly refreshAdviceRatio?: number;
   /** Send a Binding Refresh Request this long before a binding expires (RFC 6275 §10.4.5); off when absent. */
   readonly refreshRequestLeadMs?: Duration;
+  /** RFC 5555 §4.1: the Refresh time put in the NAT Detection option when a NAT is detected (default 110 s). */
+  readonly natKeepaliveSeconds?: number;
+  /** The home agent's IPv4 address (RFC 5555): the outer source of BAs sent UDP-encapsulated; absent: the socket's. */
+  readonly homeAgentIpv4Address?: Ipv4Text;
+}
+
+/** Where a UDP-encapsulated (RFC 5555 §4.1) message came from: the outer IPv4 source and UDP source port. */
+export interface UdpEncapsulationSource {
+  readonly address: Ipv4Text;
+  readonly port: number;
 }
 
 /** A received Mobility Header message with the addressing it came with. */
@@ -51,12 +61,15 @@ export interface HomeAgentInput {
   readonly homeAddressOption?: Ipv6Text;
   /** Whether the message arrived under ESP (RFC 4877): BID options must then carry their CoA. */
   readonly protectedByEsp: boolean;
-  /** Outer IPv4 source when the packet came IPv4/UDP-encapsulated (RFC 5555). */
-  readonly ipv4Source?: Ipv4Text;
+  /**
+   * Set when the packet came IPv4/UDP-encapsulated to port 4191 (RFC 5555 §4.1): the outer source as
+   * received. `source` is then the home address and there is no Home Address option.
+   */
+  readonly udpEncapsulation?: UdpEncapsulationSource;
 }
 
 export type HomeAgentEvent =
-  | { readonly type: "binding-created" | "binding-updated"; readonly homeAddress: Ipv6Text; readonly bindingId: number; readonly careOfAddress: CareOfAddress; readonly lifetimeSeconds: number }
+  | { readonly type: "binding-created" | "binding-updated"; readonly homeAddress: Ipv6Text; readonly bindingId: number; readonly careOfAddress: CareOfAddress; readonly lifetimeSeconds: number; readonly observed?: UdpEncapsulationSource; readonly behindNat?: boolean }
   | { readonly type: "binding-deleted" | "binding-expired"; readonly homeAddress: Ipv6Text; readonly bindingId: number }
   | { readonly type: "update-rejected"; readonly homeAddress: Ipv6Text; readonly status: number };
 
@@ -67,6 +80,13 @@ export interface CacheBinding {
   /** RFC 5648 §5.6.3 home binding: the MN sits on the home link; `careOfAddress` is the home address. */
   readonly homeBinding: boolean;
   readonly expiresAt: Instant;
+  /**
+   * IPv4 care-of address: where its last UDP-encapsulated BU came from (RFC 5555 §4.1), the public
+   * address and port when a NAT is on the path. The data plane checks outer sources against this address.
+   */
+  readonly observed?: UdpEncapsulationSource;
+  /** RFC 5555 §4.1: the claimed IPv4 CoA differed from the observed source (a NAT rewrote it). */
+  readonly behindNat?: boolean;
 }
 
 interface Registration {
@@ -195,7 +215,11 @@ export class BindingCache {
     if (!r) return false;
     const family = outerSource.includes(":") ? "ipv6" : "ipv4";
     const key = family === "ipv6" ? careOfKey({ family, address: canonicalIpv6OrThrow(outerSource) }) : careOfKey({ family, address: outerSource });
-    for (const b of r.bindings.values()) if (!b.homeBinding && careOfKey(b.careOfAddress) === key) return true;
+    for (const b of r.bindings.values()) {
+      if (b.homeBinding) continue;
+      if (careOfKey(b.careOfAddress) === key) return true;
+      if (family === "ipv4" && b.observed?.address === outerSource) return true;
+    }
     return false;
   }
 
@@ -259,7 +283,9 @@ export class BindingCache {
   #handleBindingUpdate(bu: BindingUpdate, input: HomeAgentInput, now: Instant): void {
     const source = canonicalIpv6OrThrow(input.source);
     const homeAddress = canonicalIpv6OrThrow(input.homeAddressOption ?? input.source);
-    const fromHome = input.homeAddressOption === undefined;
+    const udp = input.udpEncapsulation;
+    // RFC 5555 §4.1: a UDP-encapsulated BU has the home address as its IPv6 source and no HAO, but is not from home.
+    const fromHome = input.homeAddressOption === undefined && udp === undefined;
     const bids = bu.options.filter((o) => o.type === "binding-identifier");
     const malformedBid = bu.options.some((o) => o.type === "malformed-binding-identifier");
     const verdict = this.#process(bu, input, homeAddress, fromHome, malformedBid, now);
@@ -281,6 +307,11 @@ export class BindingCache {
     const granted = accepted && bu.lifetimeUnits > 0 ? this.#grantedUnits(bu.lifetimeUnits) : 0;
     const ratio = this.#config.refreshAdviceRatio;
     if (ratio !== undefined && granted > 0) options.unshift({ type: "binding-refresh-advice", refreshIntervalUnits: Math.max(1, Math.floor(granted * ratio)) });
+    const nat = udp === undefined ? undefined : natDetection(bu, udp, this.#config.natKeepaliveSeconds ?? DEFAULT_NAT_KEEPALIVE_SECONDS);
+    if (nat !== undefined) {
+      options.push(nat);
+      this.#counters.increment(nat.refreshTimeSeconds === NAT_REFRESH_NOT_NEEDED ? "mobility.ha.nat.forced-udp" : "mobility.ha.nat.detected");
+    }
     const message: MobilityMessage = {
       type: "binding-acknowledgement",
       status: verdict.status,
@@ -293,6 +324,12 @@ export class BindingCache {
       lifetimeUnits: granted,
       options,
     };
+    if (udp !== undefined) {
+      // RFC 5555 §4.1: the BA goes back the way the BU came, to the home address (no Type 2 routing header), in UDP to the observed source.
+      const v4 = this.#config.homeAgentIpv4Address;
+      this.#transmits.push({ message, source: this.#config.homeAgentAddress, destination: homeAddress, ipv4Encapsulation: { ...(v4 !== undefined ? { source: v4 } : {}), destination: udp.address, destinationPort: udp.port } });
+      return;
+    }
     // RFC 6275 §9.5.4 / RFC 4877 §4.2: to the care-of address with a Type 2 routing header.
     this.#transmits.push(
       fromHome
@@ -350,9 +387,10 @@ export class BindingCache {
       // RFC 5648 §6.2: a BU without BID is plain RFC 6275 and replaces every binding.
       const coa = this.#plainCareOf(bu, input, source(input));
       if (registering && (!coa || !isUnicastRoutable(coa))) return reject(BaStatus.invalidCareOfAddress);
+      const previous = reg?.bindings.get(0);
       reg = this.#touch(reg, authorization, bu.sequenceNumber, mobileRouter, prefixes, registering);
       for (const id of [...reg.bindings.keys()]) this.#delete(reg, id, "binding-deleted");
-      if (registering && coa) this.#store(reg, 0, coa, false, bu.lifetimeUnits, now);
+      if (registering && coa) this.#store(reg, 0, coa, false, bu.lifetimeUnits, now, observation(bu, coa, input.udpEncapsulation, previous));
       return { status: BaStatus.accepted, perBid };
     }
 
@@ -408,8 +446,9 @@ export class BindingCache {
       anyAccepted = true;
     }
     if (anyAccepted) {
+      const before = reg;
       reg = this.#touch(reg, authorization, bu.sequenceNumber, mobileRouter, prefixes, true);
-      for (const a of accepted) this.#store(reg, a.id, a.coa, a.home, bu.lifetimeUnits, now);
+      for (const a of accepted) this.#store(reg, a.id, a.coa, a.home, bu.lifetimeUnits, now, observation(bu, a.coa, input.udpEncapsulation, before?.bindings.get(a.id)));
     }
     const statuses = [...perBid.values()];
     const first = statuses[0]!;
@@ -447,10 +486,11 @@ export class BindingCache {
     return r;
   }
 
-  #store(reg: Registration, id: number, coa: CareOfAddress, home: boolean, lifetimeUnits: number, now: Instant): void {
+  #store(reg: Registration, id: number, coa: CareOfAddress, home: boolean, lifetimeUnits: number, now: Instant, observed?: Observation): void {
     const granted = this.#grantedUnits(lifetimeUnits);
     const existed = reg.bindings.has(id);
-    reg.bindings.set(id, { bindingId: id, careOfAddress: coa, homeBinding: home, expiresAt: later(now, granted * LIFETIME_UNIT_MS) });
+    reg.bindings.set(id, { bindingId: id, careOfAddress: coa, homeBinding: home, expiresAt: later(now, granted * LIFETIME_UNIT_MS), ...(observed ?? {}) });
+    if (observed !== undefined && observed.behindNat) this.#counters.increment("mobility.ha.binding.behind-nat");
     reg.refreshRequested.delete(id);
     this.#counters.increment(existed ? "mobility.ha.binding.updated" : "mobility.ha.binding.created");
     this.#events.push({
@@ -459,6 +499,7 @@ export class BindingCache {
       bindingId: id,
       careOfAddress: coa,
       lifetimeSeconds: (granted * LIFETIME_UNIT_MS) / 1000,
+      ...(observed ?? {}),
     });
   }
 
@@ -489,6 +530,40 @@ export class BindingCache {
       });
     }
   }
+}
+
+interface Observation {
+  readonly observed: UdpEncapsulationSource;
+  readonly behindNat: boolean;
+}
+
+/** The IPv4 CoA a UDP-encapsulated BU claims (RFC 5555 §3.1.2: the IPv4 Care-of Address option). */
+function claimedIpv4CareOf(bu: BindingUpdate): Ipv4Text | undefined {
+  return bu.options.find((o) => o.type === "ipv4-care-of-address")?.careOfAddress;
+}
+
+/**
+ * RFC 5555 §4.1 NAT detection, per BU: the IPv4 CoA it claims against the outer IPv4 source it came
+ * from. A NAT (they differ, or no claim) gives F=1 with the keepalive time; no NAT but the BU's F flag
+ * gives F=1 with "no keepalives needed"; no NAT and no F: no option.
+ */
+export function natDetection(bu: BindingUpdate, udp: UdpEncapsulationSource, keepaliveSeconds: number): Extract<MobilityOption, { type: "nat-detection" }> | undefined {
+  const behindNat = claimedIpv4CareOf(bu) !== udp.address;
+  if (behindNat) return { type: "nat-detection", udpEncapsulationRequired: true, refreshTimeSeconds: keepaliveSeconds };
+  if (bu.flags.forceUdpEncapsulation) return { type: "nat-detection", udpEncapsulationRequired: true, refreshTimeSeconds: NAT_REFRESH_NOT_NEEDED };
+  return undefined;
+}
+
+/**
+ * What the cache keeps about where an IPv4 binding is reached: from this BU when it came UDP-encapsulated
+ * from that CoA (the one its IPv4 Care-of Address option names), else what the previous binding with the
+ * same CoA knew (a refresh sent over another CoA does not forget the NAT's mapping). IPv6 bindings: none.
+ */
+function observation(bu: BindingUpdate, coa: CareOfAddress, udp: UdpEncapsulationSource | undefined, previous: CacheBinding | undefined): Observation | undefined {
+  if (coa.family !== "ipv4") return undefined;
+  if (udp !== undefined && claimedIpv4CareOf(bu) === coa.address) return { observed: udp, behindNat: udp.address !== coa.address };
+  if (previous?.observed !== undefined && careOfKey(previous.careOfAddress) === careOfKey(coa)) return { observed: previous.observed, behindNat: previous.behindNat ?? false };
+  return undefined;
 }
 
 function source(input: HomeAgentInput): Ipv6Text {

@@ -5,7 +5,7 @@ import { earliest, later, type Duration, type Instant } from "../core/instant.ts
 import { canonicalIpv4, canonicalIpv6OrThrow } from "./address-text.ts";
 import type { Ipv4Text, Ipv6Text, Prefix } from "../wire/address.ts";
 import { buFlags, type MobilityMessage } from "../wire/mobility-header.ts";
-import type { MobilityOption } from "../wire/mobility-options.ts";
+import { NAT_REFRESH_NOT_NEEDED, type MobilityOption } from "../wire/mobility-options.ts";
 import {
   DEFAULT_INITIAL_BINDACK_TIMEOUT_FIRST_REG,
   DEFAULT_REFRESH_RATIO,
@@ -82,6 +82,10 @@ export interface BindingUpdateListEntry {
   readonly lastStatus?: number;
   readonly expiresAt?: Instant;
   readonly refreshAt?: Instant;
+  /** IPv4 care-of address: the home agent's last NAT Detection option said a NAT is on the path (RFC 5555 §4.1). */
+  readonly behindNat?: boolean;
+  /** IPv4 care-of address behind a NAT: the Refresh time the home agent asked for (seconds). */
+  readonly natRefreshSeconds?: number;
 }
 
 interface Entry {
@@ -101,6 +105,8 @@ interface Entry {
   mayBeKnown: boolean;
   /** De-register this BID in a BU of its own (a bulk de-registration came back 133). */
   deregisterAlone: boolean;
+  /** RFC 5555 §4.1: the last BA for a BU sent from this IPv4 CoA carried a NAT Detection option with a keepalive time. */
+  natRefreshMs?: Duration;
 }
 
 type Kind = "register" | "deregister" | "deregister-all";
@@ -123,6 +129,8 @@ interface Outstanding {
   readonly fromHome: boolean;
   /** The care-of address each BID carried in this BU (the application may move it meanwhile). */
   readonly sentCareOf: ReadonlyMap<BindingId, CareOfAddress>;
+  /** The BID whose IPv4 CoA this BU left from, UDP-encapsulated (RFC 5555 §4.1): its BA's NAT Detection option is about it. */
+  readonly ipv4Source?: BindingId;
 }
 
 const BID_ORDER = (a: Entry, b: Entry) => a.bindingId - b.bindingId;
@@ -194,6 +202,20 @@ export class BindingUpdateList {
     e.wanted = "deregistered";
     e.failed = false;
     e.needsSend = true;
+    void now;
+  }
+
+  /**
+   * RFC 5555 §4.1: re-register an IPv4 care-of address from its own uplink now, so the home agent
+   * learns a NAT's new mapping from an authenticated BU (call it when the uplink's traffic from the
+   * home agent stopped while the link is up: suspected NAT rebinding). Ignored for other bindings.
+   */
+  refreshNatBinding(now: Instant, id: BindingId): void {
+    const e = this.#entries.get(id);
+    if (!e || e.careOfAddress.family !== "ipv4" || e.wanted !== "registered" || e.failed || e.confirmedCareOf === undefined) return;
+    if (e.needsSend) return;
+    e.needsSend = true;
+    this.#counters.increment("mobility.mr.nat.rebinding-refresh");
     void now;
   }
 
@@ -310,6 +332,8 @@ export class BindingUpdateList {
       ...(e.lastStatus !== undefined ? { lastStatus: e.lastStatus } : {}),
       ...(e.expiresAt !== undefined ? { expiresAt: e.expiresAt } : {}),
       ...(e.refreshAt !== undefined ? { refreshAt: e.refreshAt } : {}),
+      ...(e.careOfAddress.family === "ipv4" && e.confirmedCareOf !== undefined ? { behindNat: e.natRefreshMs !== undefined } : {}),
+      ...(e.natRefreshMs !== undefined ? { natRefreshSeconds: e.natRefreshMs / 1000 } : {}),
     }));
   }
 
@@ -375,7 +399,11 @@ export class BindingUpdateList {
     if (alone) return { kind: "deregister", entries: [alone] };
     if (deregister.length > 0) return { kind: "deregister", entries: this.#bulk ? deregister : deregister.slice(0, 1) };
     const register = all.filter((e) => e.wanted === "registered" && e.needsSend && !e.failed);
-    if (register.length > 0) return { kind: "register", entries: this.#bulk ? register : register.slice(0, 1) };
+    // RFC 5555 §4.1: an IPv4 CoA is registered by a BU of its own, sent from it (UDP-encapsulated), so the home
+    // agent sees the address a NAT gives it; IPv6 CoAs go together first.
+    const ipv6 = register.filter((e) => e.careOfAddress.family === "ipv6");
+    if (ipv6.length > 0) return { kind: "register", entries: this.#bulk ? ipv6 : ipv6.slice(0, 1) };
+    if (register.length > 0) return { kind: "register", entries: register.slice(0, 1) };
     return undefined;
   }
 
@@ -472,6 +500,7 @@ export class BindingUpdateList {
       mobileRouterRequested: mobileRouter,
       fromHome: this.#atHome && plan.kind === "deregister-all",
       sentCareOf: new Map(plan.entries.map((e) => [e.bindingId, e.careOfAddress])),
+      ...(source?.careOfAddress.family === "ipv4" ? { ipv4Source: source.bindingId } : {}),
     };
     if (registering) for (const e of plan.entries) e.mayBeKnown = true;
     this.#recentSends.push(now);
@@ -486,6 +515,9 @@ export class BindingUpdateList {
    */
   #chooseSource(plan: Plan): Entry | undefined {
     const live = [...this.#entries.values()].filter((e) => e.wanted === "registered" && !e.failed && !e.homeBinding).sort(BID_ORDER);
+    const own = plan.kind === "register" && plan.entries.length === 1 ? plan.entries[0]! : undefined;
+    // RFC 5555 §4.1: an IPv4 CoA's registration leaves from that CoA (NAT detection needs its outer source).
+    if (own !== undefined && own.careOfAddress.family === "ipv4" && this.#mcoa) return own;
     const rank = (e: Entry) =>
       (e.careOfAddress.family === "ipv6" ? 0 : 4) +
       (plan.entries.length === 1 && plan.entries[0] === e ? 0 : e.bindingId === this.#preferredBindingId ? 1 : 2);
@@ -523,6 +555,7 @@ export class BindingUpdateList {
     const bidOptions = new Map<number, number>();
     for (const opt of ba.options) if (opt.type === "binding-identifier") bidOptions.set(opt.bindingId, opt.status);
     const refreshAdvice = ba.options.find((x) => x.type === "binding-refresh-advice");
+    const natDetection = ba.options.find((x) => x.type === "nat-detection");
 
     if (isAccepted(ba.status) || ba.status === BaStatus.mcoaNotComplete) {
       if (o.mobileRouterRequested && !ba.flags.mobileRouter && o.kind === "register") {
@@ -645,9 +678,16 @@ export class BindingUpdateList {
       const sent = o.sentCareOf.get(id) ?? e.careOfAddress;
       const coaChangedSince = careOfKey(e.careOfAddress) !== careOfKey(sent);
       e.confirmedCareOf = sent;
+      if (o.ipv4Source === id) {
+        // RFC 5555 §4.1: behind a NAT (F=1 with a Refresh time), refresh at least that often so the mapping stays.
+        const t = natDetection?.udpEncapsulationRequired ? natDetection.refreshTimeSeconds : 0;
+        if (t > 0 && t !== NAT_REFRESH_NOT_NEEDED) e.natRefreshMs = t * 1000;
+        else delete e.natRefreshMs;
+        this.#counters.increment(e.natRefreshMs !== undefined ? "mobility.mr.nat.detected" : "mobility.mr.nat.none");
+      }
       // RFC 6275 §11.7.3: the granted lifetime counts from when the BU was sent.
       e.expiresAt = later(o.sentAt, grantedMs);
-      e.refreshAt = later(o.sentAt, refreshMs);
+      e.refreshAt = later(o.sentAt, Math.min(refreshMs, e.natRefreshMs ?? Infinity));
       e.needsSend = coaChangedSince;
       this.#events.push({ type: "binding-registered", bindingId: id, careOfAddress: sent, lifetimeSeconds: grantedMs / 1000, status, refresh });
     }

@@ -37,3 +37,9 @@ export const DEFAULT_REFRESH_RATIO = 0.5;
 export function lifetimeUnitsFromSeconds(seconds: number): number {
   return Math.max(0, Math.min(MAX_LIFETIME_UNITS, Math.floor(seconds / 4)));
 }
+
+/**
+ * RFC 5555 (NATKATIMEOUT): the keepalive/refresh interval a home agent announces in the NAT Detection
+ * option when it finds a NAT between itself and an IPv4 care-of address (seconds).
+ */
+export const DEFAULT_NAT_KEEPALIVE_SECONDS = 110;

@@ -21,6 +21,9 @@ export const SELFTEST = {
   lte: "2001:db8:1::a",
   wifi: "2001:db8:2::a",
   lteIpv4: "198.51.100.7",
+  /** The address and port a NAT gives the IPv4 CoA's UDP-encapsulated BUs (RFC 5555 NAT detection). */
+  natIpv4: "203.0.113.9",
+  natPort: 40191,
   correspondent: "2001:db8:c::1",
   prefix: "2001:db8:ab::/48",
 } as const;
@@ -61,7 +64,9 @@ export function selftestExchange(): SelftestRecord[] {
       let moved = false;
       for (let t = mr.pollTransmit(now); t; t = mr.pollTransmit(now)) {
         records.push({ atMs: now, note: `${note}: router -> home agent`, transmit: t });
-        ha.handleMessage({ message: t.message, source: t.source, destination: t.destination, ...(t.homeAddressOption ? { homeAddressOption: t.homeAddressOption } : {}), protectedByEsp: true }, now);
+        // A BU over an IPv4 CoA reaches the home agent UDP-encapsulated from behind a NAT (RFC 5555 §4.1).
+        const udp = t.ipv4Encapsulation ? { udpEncapsulation: { address: s.natIpv4, port: s.natPort } } : {};
+        ha.handleMessage({ message: t.message, source: t.source, destination: t.destination, ...(t.homeAddressOption ? { homeAddressOption: t.homeAddressOption } : {}), protectedByEsp: true, ...udp }, now);
         moved = true;
       }
       now = instant(now + 20);
@@ -75,7 +80,8 @@ export function selftestExchange(): SelftestRecord[] {
     }
   };
 
-  // 1. Bulk registration: BID 1 (IPv6 CoA, LTE) and BID 2 (IPv4 CoA) in one BU; BA 0 with a Binding Refresh Advice.
+  // 1. BID 1 (IPv6 CoA, LTE) registered, then BID 2 (IPv4 CoA) in a BU of its own over UDP from behind a NAT
+  //    (RFC 5555 §4.1): BA 0 with a Binding Refresh Advice, the second one with the NAT Detection option.
   const mr = new BindingUpdateList(routerConfig, new Counters());
   const ha = new BindingCache(haConfig, new Counters());
   mr.addCareOfAddress(now, { bindingId: bindingId(1), linkId: linkId("lte"), careOfAddress: { family: "ipv6", address: s.lte } });

@@ -36,10 +36,12 @@ export interface MobilityTransmit {
   readonly bindingId?: BindingId;
   readonly linkId?: LinkId;
   /**
-   * Set when the BU leaves over an IPv4-only uplink (RFC 5555 §4.1): the runtime wraps the IPv6
-   * packet (source = home address, no Home Address option) in IPv4/UDP to port 4191.
+   * Set when the message travels UDP-encapsulated over IPv4 (RFC 5555 §4.1): the runtime wraps the IPv6
+   * packet (a BU: source = home address, no Home Address option; a BA: to the home address, no Type 2
+   * routing header) in IPv4/UDP. A BU goes to port 4191 of `destination` (the home agent's IPv4 address)
+   * from `source` (the IPv4 CoA); a BA goes back to `destination`:`destinationPort`, where the BU came from.
    */
-  readonly ipv4Encapsulation?: { readonly source: string; readonly destination?: string };
+  readonly ipv4Encapsulation?: { readonly source?: string; readonly destination?: string; readonly destinationPort?: number };
 }
 
 /** The pseudo-header addresses of a transmit (RFC 6275 §6.1.1 with RFC 8200 §8.1). */

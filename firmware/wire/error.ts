@@ -13,6 +13,7 @@ export type WireLayer =
   | "mobility"
   | "esp"
   | "udp-encap"
+  | "dsmipv6"
   | "ikev2"
   | "pcap"
   | "link-probe";

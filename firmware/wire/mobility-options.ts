@@ -1,4 +1,4 @@
-// Mobility options (RFC 6275 §6.2, RFC 3963 §4.3, RFC 5648 §4.3, RFC 5555 §3.1.2, RFC 4285 §5–6): TLV codec with alignment rules.
+// Mobility options (RFC 6275 §6.2, RFC 3963 §4.3, RFC 5648 §4.3, RFC 5555 §3.1.2 and §3.2.2, RFC 4285 §5–6): TLV codec with alignment rules.
 
 import { ok, type Result } from "../core/result.ts";
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, type Ipv4Text, type Ipv6Text } from "./address.ts";
@@ -18,6 +18,8 @@ export const MobilityOptionType = {
   mobilityMessageAuthentication: 9,
   /** RFC 4285 §6.1 (IANA MESG-ID-OPTION-TYPE). */
   mobilityMessageReplayProtection: 10,
+  /** RFC 5555 §3.2.2 (IANA type 31). */
+  natDetection: 31,
   ipv4CareOfAddress: 32,
   bindingIdentifier: 35,
 } as const;
@@ -28,6 +30,11 @@ export const AUTH_SUBTYPE_MN_AAA = 2;
 
 /** RFC 5648 §4.3: the BID option's H flag, in the octet after Status. */
 export const BID_FLAG_SIMULTANEOUS_HOME_AND_FOREIGN = 0x80;
+
+/** RFC 5555 §3.2.2: the NAT Detection option's F flag, the top bit of the 16 bits before Refresh time. */
+export const NAT_DETECTION_FLAG_UDP_ENCAPSULATION = 0x8000;
+/** RFC 5555 §3.2.2: a Refresh time of all ones says no keepalives are needed (no NAT detected). */
+export const NAT_REFRESH_NOT_NEEDED = 0xffff_ffff;
 
 /** The care-of address inside a Binding Identifier option (RFC 5648 §4.3: IPv4 or IPv6, or absent). */
 export type BindingCareOfAddress = { readonly family: "ipv6"; readonly address: Ipv6Text } | { readonly family: "ipv4"; readonly address: Ipv4Text };
@@ -63,6 +70,11 @@ export type MobilityOption =
   /** RFC 5555 §3.1.2. */
   | { readonly type: "ipv4-care-of-address"; readonly careOfAddress: Ipv4Text }
   /**
+   * RFC 5555 §3.2.2, in a BA: F = the mobile node MUST use UDP encapsulation (a NAT is on the path, or
+   * the BU's F flag asked for it); Refresh time = seconds between keepalives (0: ignore, all ones: none needed).
+   */
+  | { readonly type: "nat-detection"; readonly udpEncapsulationRequired: boolean; readonly refreshTimeSeconds: number }
+  /**
    * RFC 4285 §5.1 Mobility Message Authentication: Subtype, Mobility SPI and the authenticator over the
    * message up to and including the SPI. The last option of its message (§5.1).
    */
@@ -97,6 +109,8 @@ export function optionAlignment(option: MobilityOption): Alignment {
       return option.careOfAddress ? { x: 8, y: 2 } : { x: 2, y: 0 }; // RFC 5648 §4.3
     case "ipv4-care-of-address":
       return { x: 4, y: 0 }; // RFC 5555 §3.1.2
+    case "nat-detection":
+      return { x: 4, y: 0 }; // RFC 5555 §3.2.2: Refresh time on a 4-octet boundary
     case "mobility-message-authentication":
       return { x: 4, y: 1 }; // RFC 4285 §5.1: the Mobility SPI on a 4-octet boundary
     case "mobility-message-replay-protection":
@@ -126,6 +140,7 @@ export function optionDataLength(option: MobilityOption): number {
     case "unknown":
       return option.data.length;
     case "ipv4-care-of-address":
+    case "nat-detection":
       return 6;
     case "mobility-message-authentication":
       return 5 + option.authenticationData.length;
@@ -196,6 +211,8 @@ function optionTypeNumber(option: MobilityOption): number {
       return MobilityOptionType.bindingIdentifier;
     case "ipv4-care-of-address":
       return MobilityOptionType.ipv4CareOfAddress;
+    case "nat-detection":
+      return MobilityOptionType.natDetection;
     case "mobility-message-authentication":
       return MobilityOptionType.mobilityMessageAuthentication;
     case "mobility-message-replay-protection":
@@ -253,6 +270,13 @@ function emitOptionData(option: MobilityOption, data: Uint8Array): void {
       data[1] = 0;
       data.set(ipv4Bytes(option.careOfAddress), 2);
       return;
+    case "nat-detection":
+      if (!Number.isInteger(option.refreshTimeSeconds) || option.refreshTimeSeconds < 0 || option.refreshTimeSeconds > NAT_REFRESH_NOT_NEEDED) {
+        throw new RangeError(`NAT Detection: Refresh time ${option.refreshTimeSeconds} is not a 32-bit count of seconds`);
+      }
+      writeU16(data, 0, option.udpEncapsulationRequired ? NAT_DETECTION_FLAG_UDP_ENCAPSULATION : 0);
+      writeU32(data, 2, option.refreshTimeSeconds);
+      return;
     case "mobility-message-authentication":
       data[0] = option.subtype;
       writeU32(data, 1, option.mobilitySpi);
@@ -285,6 +309,7 @@ const fixedLength: ReadonlyMap<number, number> = new Map([
   [MobilityOptionType.nonceIndices, 4],
   [MobilityOptionType.mobileNetworkPrefix, 18],
   [MobilityOptionType.ipv4CareOfAddress, 6],
+  [MobilityOptionType.natDetection, 6],
   [MobilityOptionType.mobilityMessageReplayProtection, 8],
 ]);
 
@@ -350,6 +375,7 @@ function receivedAlignment(type: number, length: number): Alignment {
     case MobilityOptionType.mobileNetworkPrefix:
       return { x: 8, y: 4 };
     case MobilityOptionType.ipv4CareOfAddress:
+    case MobilityOptionType.natDetection:
       return { x: 4, y: 0 };
     case MobilityOptionType.bindingIdentifier:
       return length === 4 ? { x: 2, y: 0 } : length === 8 || length === 20 ? { x: 8, y: 2 } : NONE;
@@ -383,6 +409,8 @@ function parseOption(type: number, data: Uint8Array): MobilityOption {
       return { type: "mobile-network-prefix", prefixLength: data[1]!, prefix: formatIpv6(data.subarray(2, 18)) };
     case MobilityOptionType.ipv4CareOfAddress:
       return { type: "ipv4-care-of-address", careOfAddress: formatIpv4(data.subarray(2, 6)) };
+    case MobilityOptionType.natDetection:
+      return { type: "nat-detection", udpEncapsulationRequired: (readU16(data, 0) & NAT_DETECTION_FLAG_UDP_ENCAPSULATION) !== 0, refreshTimeSeconds: readU32(data, 2) };
     case MobilityOptionType.mobilityMessageAuthentication:
       return { type: "mobility-message-authentication", subtype: data[0]!, mobilitySpi: readU32(data, 1), authenticationData: Uint8Array.from(data.subarray(5)) };
     case MobilityOptionType.mobilityMessageReplayProtection:

@@ -128,6 +128,10 @@ function expectedFields(m: MobilityMessage): Record<string, string[]> {
         case "ipv4-care-of-address":
           add("mip6.ipv4coa.addr", o.careOfAddress);
           break;
+        case "nat-detection":
+          add("mip6.natd.f_flag", flag(o.udpEncapsulationRequired));
+          add("mip6.natd.refresh_t", String(o.refreshTimeSeconds));
+          break;
         case "malformed-binding-identifier":
         case "unknown":
           break;
@@ -187,18 +191,22 @@ describe.skipIf(!tshark)("tshark dissects the selftest pcap", () => {
     expect([...types].sort()).toEqual(Object.keys(mhTypeNumber).sort());
     const options = new Set<string>(records.flatMap((r) => (r.transmit.message.type === "unrecognized" ? [] : r.transmit.message.options.map((o): string => o.type))));
     expect([...options].sort()).toEqual(
-      ["alternate-care-of-address", "binding-authorization-data", "binding-identifier", "binding-refresh-advice", "ipv4-care-of-address", "mobile-network-prefix", "nonce-indices"].sort(),
+      ["alternate-care-of-address", "binding-authorization-data", "binding-identifier", "binding-refresh-advice", "ipv4-care-of-address", "mobile-network-prefix", "nat-detection", "nonce-indices"].sort(),
     );
     const all = frames.flatMap((f) => [...f.keys()]);
     expect(all).toContain("mip6.options.padn"); // emit-inserted padding, dissected as PadN
-    // The bulk BU with one IPv6 and one IPv4 care-of address in its BID options, and MNP options.
+    // The BU with an IPv6 care-of address in its BID option, and MNP options.
     const bulk = frames[0]!;
     expect(bulk.get("mip6.bi.coa_ipv6")).toEqual(["2001:db8:1::a"]);
-    expect(bulk.get("mip6.bi.coa_ipv4")).toEqual(["198.51.100.7"]);
     expect(bulk.get("mip6.nemo.mnp.mnp")).toEqual(["2001:db8:ab::"]);
+    // RFC 5555: the IPv4 CoA in a BU of its own (BID and IPv4 Care-of Address option); its BA says NAT (F=1, 110 s).
+    expect(frames[2]!.get("mip6.bi.coa_ipv4")).toEqual(["198.51.100.7"]);
+    expect(frames[2]!.get("mip6.ipv4coa.addr")).toEqual(["198.51.100.7"]);
+    expect(frames[3]!.get("mip6.natd.f_flag")).toEqual(["1"]);
+    expect(frames[3]!.get("mip6.natd.refresh_t")).toEqual(["110"]);
     // A BA with per-BID statuses (164 for the link-local CoA) under status 4.
-    expect(frames[3]!.get("mip6.ba.status")).toEqual(["4"]);
-    expect(frames[3]!.get("mip6.bi.status")).toEqual(["0", "164"]);
+    expect(frames[5]!.get("mip6.ba.status")).toEqual(["4"]);
+    expect(frames[5]!.get("mip6.bi.status")).toEqual(["0", "164"]);
   });
 
   test("each field equals what the cores meant to send", () => {

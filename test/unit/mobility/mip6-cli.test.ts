@@ -11,7 +11,7 @@ const root = join(import.meta.dir, "../../..");
 const mip6 = (...args: string[]) => Bun.spawnSync(["bun", "firmware/main.ts", "mip6", ...args], { cwd: root });
 
 test("decode a whole IPv6 packet: checksum verified over the HAO, statuses as text", () => {
-  const ba = selftestExchange()[3]!; // BA status 4 with a per-BID 164
+  const ba = selftestExchange()[5]!; // BA status 4 with a per-BID 164
   const r = mip6("decode", toHex(encodeMobilityPacket(ba.transmit)));
   expect(r.exitCode).toBe(0);
   const out = JSON.parse(r.stdout.toString());
