@@ -137,8 +137,9 @@ export class LinkHealthTracker {
   #holdThenUp(rule: HealthRule, detail: string, now: Instant): HealthChange | undefined {
     if (this.#recoverSince === undefined) {
       this.#recoverSince = now;
-      // The first time a link comes up needs no hold; after a failure the hold grows with the damping penalty.
-      this.#recoverHoldMs = this.#everUp || this.#health !== "unknown" ? this.#config.health.recoverHoldMs * this.#damping.factor(now) : 0;
+      // The first time a link comes up needs no hold (also when it started without carrier: it never failed);
+      // after a failure the hold grows with the damping penalty.
+      this.#recoverHoldMs = this.#everUp ? this.#config.health.recoverHoldMs * this.#damping.factor(now) : 0;
     }
     if (now - this.#recoverSince < this.#recoverHoldMs) return undefined;
     return this.#go("up", rule, `${detail}, held ${((now - this.#recoverSince) / 1000).toFixed(1)} s`, now);

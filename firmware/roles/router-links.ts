@@ -1,13 +1,16 @@
 // The router's link selection at run time: interface samples and in-tunnel probes into the link engine, its actions into the mobility core.
 
-import { linkId, type LinkKind, type LinkMetricsSource } from "../../board/api/link-metrics.ts";
+import { linkId, type InterfaceState, type LinkKind, type LinkMetricsSource, type LinkSample } from "../../board/api/link-metrics.ts";
 import { InterfaceStatsReader } from "../../board/linux/interface-stats.ts";
+import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TENTATIVE, type RouteEvent, type RouteWatch, watchRouteEvents } from "../../board/linux/netlink-route.ts";
 import type { Counters } from "../core/counters.ts";
 import type { Instant } from "../core/instant.ts";
 import type { SecretBytes } from "../core/secret.ts";
 import type { OtaLinkSet } from "../fleet/ota-policy.ts";
+import { chooseCareOfAddress, type InterfaceAddress } from "../links/care-of-address.ts";
 import type { LinkConfig, LinkPolicyConfig } from "../links/config.ts";
 import { formatDecision, type LinkDecision } from "../links/explain.ts";
+import type { HealthRule } from "../links/link-health.ts";
 import { LinkEngine } from "../links/link-engine.ts";
 import { probeBytesPerDay } from "../links/probe-scheduler.ts";
 import { CoreTimer, monotonicNow } from "./daemon.ts";
@@ -34,6 +37,14 @@ export interface RouterLinkActions {
   /** Move traffic (and the preferred binding) to `id`; it is registered (make-before-break). */
   setPrimary(id: string, previous: string | undefined): void;
   isRegistered(id: string): boolean;
+  /**
+   * The engine's verdict on a link changed: `false` when it went down (carrier or operstate lost, or its
+   * probes failed N-of-M), `true` when a link that was down answers again (up, or degraded: last resort).
+   * Called before the turn's `setPrimary`, so the design leaves a dead uplink at once.
+   */
+  linkUsable?(id: string, usable: boolean): void;
+  /** The uplink's care-of address changed (its address was removed or deprecated; a new one is in use). */
+  addressChanged?(id: string, careOfAddress: string): void;
 }
 
 export interface RouterLinksOptions {
@@ -51,6 +62,11 @@ export interface RouterLinksOptions {
   readonly sampleIntervalMs?: number;
   /** Radio metrics per uplink id (modem/Wi-Fi readers, or a trace replay on the simulated board). */
   readonly radio?: ReadonlyMap<string, LinkMetricsSource>;
+  /**
+   * Carrier, operstate and address changes as the kernel announces them (rtnetlink), between the
+   * periodic samples: default on; without it they are seen at the next sample.
+   */
+  readonly netlink?: boolean;
 }
 
 /** Per-link counters the telemetry reports (bytes from the interface, probe cost). */
@@ -84,6 +100,9 @@ export interface RouterLinkMetrics {
 
 const DEFAULT_SAMPLE_MS = 1000;
 
+/** Rules after which the link's health may have crossed between usable and down. */
+const HEALTH_RULES: ReadonlySet<string> = new Set<HealthRule>(["hard-down", "probe-window", "quality-fail", "quality-recover", "recovered", "answering-poorly"]);
+
 /**
  * Owns one `LinkEngine` over the enabled uplinks (rebuilt by `reconfigure`). Probes go out through the
  * tunnel on their own uplink; replies come back through `handleProbePacket`. `prepare` answers come from
@@ -104,6 +123,14 @@ export class RouterLinks {
   #sampler: ReturnType<typeof setInterval> | undefined;
   #sampling = false;
   #stopped = false;
+  #watch: RouteWatch | undefined;
+  /** Per uplink id: the last sysfs sample, the kernel's carrier/operstate from netlink, its addresses, its care-of address. */
+  readonly #sampled = new Map<string, LinkSample>();
+  readonly #kernel = new Map<string, Pick<InterfaceState, "carrier" | "operState">>();
+  readonly #addresses = new Map<string, InterfaceAddress[]>();
+  readonly #careOf = new Map<string, string>();
+  /** The last verdict given to `linkUsable` (absent: none yet; links with carrier at start are usable). */
+  readonly #usable = new Map<string, boolean>();
 
   constructor(options: RouterLinksOptions, policy: LinkPolicyConfig, links: readonly LinkConfig[]) {
     this.#o = options;
@@ -112,6 +139,7 @@ export class RouterLinks {
     this.#byBindingId = new Map(options.uplinks.map((u) => [u.bindingId, u]));
     this.#readers = new Map(options.uplinks.map((u) => [u.id, new InterfaceStatsReader(u.interfaceName, { counters: options.counters })]));
     for (const u of options.uplinks) this.#traffic.set(u.id, { rxBytes: 0, txBytes: 0, lastTotal: undefined, lastAnsweredAt: undefined, signalDbm: undefined });
+    for (const u of options.uplinks) this.#careOf.set(u.id, u.careOfAddress);
     this.#timer = new CoreTimer(
       () => this.#engine?.pollTimeout(),
       (now) => this.#turn(now),
@@ -120,8 +148,22 @@ export class RouterLinks {
   }
 
   start(): void {
+    if (this.#o.netlink !== false) {
+      const watch = watchRouteEvents(
+        this.#o.uplinks.map((u) => u.interfaceName),
+        (e) => this.#handleRouteEvent(e),
+        this.#o.counters,
+      );
+      if (watch.ok) this.#watch = watch.value;
+      else this.#o.log(`link: no netlink events (${watch.error}): carrier and addresses every ${this.#o.sampleIntervalMs ?? DEFAULT_SAMPLE_MS} ms`);
+    }
     this.#sampler = setInterval(() => void this.#sample(), this.#o.sampleIntervalMs ?? DEFAULT_SAMPLE_MS);
     void this.#sample();
+  }
+
+  /** The care-of address the uplink has now (it follows renumbering). */
+  careOfAddress(id: string): string | undefined {
+    return this.#careOf.get(id);
   }
 
   /**
@@ -204,7 +246,7 @@ export class RouterLinks {
         health: s?.health ?? "disabled",
         up: s?.health === "up",
         primary: engine?.policy.primary === u.id,
-        careOfAddress: u.careOfAddress,
+        careOfAddress: this.#careOf.get(u.id) ?? u.careOfAddress,
         ...(s?.rttMs !== undefined ? { rttMs: s.rttMs } : {}),
         ...(s?.lossRatio !== undefined ? { lossPercent: Math.round(s.lossRatio * 1000) / 10 } : {}),
         ...(s?.jitterMs !== undefined ? { jitterMs: s.jitterMs } : {}),
@@ -238,6 +280,7 @@ export class RouterLinks {
 
   stop(): void {
     this.#stopped = true;
+    this.#watch?.close();
     this.#timer.stop();
     if (this.#sampler) clearInterval(this.#sampler);
   }
@@ -265,6 +308,9 @@ export class RouterLinks {
       this.#o.sendProbe(u.index, packet);
       this.#o.counters.increment("router.probe.sent");
     }
+    const decisions: LinkDecision[] = [];
+    for (let d = engine.pollDecision(); d !== undefined; d = engine.pollDecision()) decisions.push(d);
+    for (const d of decisions) this.#verdict(d);
     for (let a = engine.pollAction(); a !== undefined; a = engine.pollAction()) {
       switch (a.kind) {
         case "prepare":
@@ -285,7 +331,8 @@ export class RouterLinks {
           break;
       }
     }
-    for (let d = engine.pollDecision(); d !== undefined; d = engine.pollDecision()) {
+    for (let d = engine.pollDecision(); d !== undefined; d = engine.pollDecision()) decisions.push(d);
+    for (const d of decisions) {
       this.#o.log(`link: ${formatDecision(d)}`);
       this.#o.onDecision(d);
     }
@@ -311,16 +358,93 @@ export class RouterLinks {
         t.lastTotal = total;
         t.rxBytes = read.value.rxBytes ?? t.rxBytes;
         t.txBytes = read.value.txBytes ?? t.txBytes;
+        // Without netlink the sampled addresses are the only news of a renumbering.
+        if (this.#watch === undefined || !this.#addresses.has(u.id)) this.#addressesFromSample(u, read.value.ipv6Addresses ?? []);
+        this.#sampled.set(u.id, { link: linkId(u.id), at: now, interface: read.value, ...(radioSample?.ok ? { radio: radioSample.value.radio } : {}) });
         const engine = this.#engine;
         if (engine === undefined || !this.enabled(u.id)) continue;
-        const id = linkId(u.id);
-        engine.handleSample({ link: id, at: now, interface: read.value, ...(radioSample?.ok ? { radio: radioSample.value.radio } : {}) });
-        engine.handleTraffic(id, moved, this.#o.sampleIntervalMs ?? DEFAULT_SAMPLE_MS, now);
+        engine.handleSample(this.#compose(u, now));
+        engine.handleTraffic(linkId(u.id), moved, this.#o.sampleIntervalMs ?? DEFAULT_SAMPLE_MS, now);
       }
       this.#turn(monotonicNow());
       this.#timer.rearm();
     } finally {
       this.#sampling = false;
     }
+  }
+
+  /**
+   * The link as the policy sees it: the last sample, carrier and operstate from netlink when it spoke since
+   * (it is news, the sample may be older), and the care-of address as the one address that counts (the
+   * policy asks for a new registration exactly when it changes).
+   */
+  #compose(u: RouterUplinkView, now: Instant): LinkSample {
+    const sampled = this.#sampled.get(u.id);
+    const careOf = this.#careOf.get(u.id);
+    return {
+      ...sampled,
+      link: linkId(u.id),
+      at: now,
+      interface: { ...sampled?.interface, ...this.#kernel.get(u.id), ipv6Addresses: careOf === undefined ? [] : [careOf] },
+    };
+  }
+
+  /** A kernel event on an uplink's interface: into the engine at once (carrier loss is a hard failure, RFC 2863 operstate). */
+  #handleRouteEvent(e: RouteEvent): void {
+    const u = this.#o.uplinks.find((x) => (e.kind === "link" && e.name !== undefined ? e.name === x.interfaceName : this.#watch?.indexOf(x.interfaceName) === e.index));
+    if (u === undefined || this.#stopped) return;
+    if (e.kind === "link") {
+      const before = this.#kernel.get(u.id);
+      if (before?.carrier === e.carrier && before.operState === e.operState) return;
+      this.#kernel.set(u.id, { carrier: e.carrier, ...(e.operState !== undefined ? { operState: e.operState } : {}) });
+      this.#o.counters.increment("router.link.netlink-link");
+    } else {
+      // Before the first sample, the configured care-of address stands for what the interface has.
+      const seed = [{ address: this.#careOf.get(u.id) ?? u.careOfAddress, global: true, deprecated: false, tentative: false }];
+      const list = (this.#addresses.get(u.id) ?? seed).filter((a) => a.address !== e.address);
+      if (!e.deleted) list.push({ address: e.address, global: e.scope === 0, deprecated: (e.flags & IFA_F_DEPRECATED) !== 0, tentative: (e.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) !== 0 });
+      this.#addresses.set(u.id, list);
+      this.#o.counters.increment("router.link.netlink-address");
+      if (!this.#followAddress(u)) return;
+    }
+    const engine = this.#engine;
+    if (engine === undefined || !this.enabled(u.id)) return;
+    const now = monotonicNow();
+    engine.handleSample(this.#compose(u, now));
+    this.#turn(now);
+    this.#timer.rearm();
+  }
+
+  /** Sampled addresses (no flags): the order of appearance is kept for the ones already known. */
+  #addressesFromSample(u: RouterUplinkView, addresses: readonly string[]): void {
+    const known = (this.#addresses.get(u.id) ?? []).filter((a) => addresses.includes(a.address));
+    const added = addresses.filter((a) => !known.some((k) => k.address === a)).map((address) => ({ address, global: !/^fe[89ab]/i.test(address), deprecated: false, tentative: false }));
+    this.#addresses.set(u.id, [...known, ...added]);
+    this.#followAddress(u);
+  }
+
+  /** Applies `chooseCareOfAddress`; true when the care-of address changed (the router was told). */
+  #followAddress(u: RouterUplinkView): boolean {
+    const current = this.#careOf.get(u.id);
+    const next = chooseCareOfAddress(current, this.#addresses.get(u.id) ?? []);
+    if (next === undefined || next === current) return false;
+    this.#careOf.set(u.id, next);
+    this.#o.log(`link: ${u.id} care-of address ${current ?? "none"} → ${next}`);
+    this.#o.counters.increment("router.link.address-changes");
+    this.#o.actions.addressChanged?.(u.id, next);
+    return true;
+  }
+
+  /** A health decision that crossed between usable and down goes to the router before the turn's actions. */
+  #verdict(d: LinkDecision): void {
+    if (d.link === undefined || !HEALTH_RULES.has(d.rule)) return;
+    const health = d.links.find((l) => l.link === d.link)?.health;
+    const usable = health === "up" || health === "degraded" ? true : health === "down" ? false : undefined;
+    if (usable === undefined || this.#usable.get(d.link) === usable) return;
+    // The first verdict on a link that came up at start is no news (the router counted it usable already).
+    const first = !this.#usable.has(d.link);
+    this.#usable.set(d.link, usable);
+    if (first && usable) return;
+    this.#o.actions.linkUsable?.(d.link, usable);
   }
 }
