@@ -194,6 +194,13 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     startLinks();
   }
 
+  /** A new address on an uplink (SLAAC, DHCPv6): its BID is registered again with it (RFC 5648 §6.2), the IKE SA follows. */
+  const addressChanged = (index: number, careOfAddress: string) => {
+    ike?.setUplinkAddress(index, careOfAddress);
+    multiCoa.addressChanged(config.uplinks[index]!.id, careOfAddress, monotonicNow());
+    drive();
+  };
+
   const switchUplink = (id: string) => {
     const next = uplinkIndex.get(id);
     if (next === undefined) throw new Error(`no uplink '${id}'`);
@@ -231,6 +238,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
             multiCoa.prefer(config.uplinks[index]!.id, monotonicNow());
             drive();
           },
+          addressChanged,
         },
         config.device,
       );
@@ -282,9 +290,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
         const [, id, address] = words;
         if (id === undefined || address === undefined || parseIpv6(address) === undefined) throw new Error("usage: address ID IPV6");
         const index = uplinkIndex.get(id);
-        if (index !== undefined) ike?.setUplinkAddress(index, formatIpv6(parseIpv6(address)!));
-        multiCoa.addressChanged(id, formatIpv6(parseIpv6(address)!), monotonicNow());
-        drive();
+        if (index === undefined) throw new Error(`no uplink '${id}'`);
+        addressChanged(index, formatIpv6(parseIpv6(address)!));
         return { uplink: id, careOfAddress: address };
       }
       default:

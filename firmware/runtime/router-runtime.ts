@@ -48,6 +48,8 @@ export interface RouterCore {
   deregister(index: number): void;
   /** Moves all traffic and the preferred binding to uplink `index` (−1: no uplink). */
   moveTraffic(index: number): void;
+  /** Uplink `index` has a new care-of address (renumbering): its BID is registered again with it (RFC 5648 §6.2). */
+  addressChanged?(index: number, careOfAddress: string): void;
 }
 
 export interface RouterServices {
@@ -138,6 +140,9 @@ class Services implements RouterServices {
             if (this.#index(id) !== core.activeUplink()) core.deregister(this.#index(id));
           },
           setPrimary: (id, previous) => this.#setPrimary(id, previous),
+          // The engine's verdicts drive the multi-CoA design as a link monitor would: a dead uplink is left at once.
+          linkUsable: (id, usable) => (usable ? core.register(this.#index(id)) : core.deregister(this.#index(id))),
+          addressChanged: (id, address) => core.addressChanged?.(this.#index(id), address),
         },
         onDecision: (d) => this.#recordDecision(d),
         counters: core.counters,
@@ -288,21 +293,19 @@ class Services implements RouterServices {
   }
 
   /**
-   * In primary mode the home agent sends to one binding (the lowest BID it holds), so registering a standby
-   * would move the downlink before the uplink: the standby's path is proven instead by its own authenticated
-   * probes through the tunnel (answered, or the policy would not pick it), and it is registered at the move.
-   * The multi-CoA modes register it now (RFC 5648: several bindings at once).
+   * Registers the uplink's care-of address now in every design (RFC 5648: several bindings at once); the
+   * design decides what it carries (`primary`: nothing protected until it is made primary, its BU leaving
+   * from the primary so the home agent's tunnel endpoint does not move, firmware/multicoa/signalled-coa.ts).
    */
   #prepare(id: string): "ready" | "pending" {
-    if (this.#config.ipsec.multiCoaMode === "primary") return "ready";
     this.#core.register(this.#index(id));
-    return "pending";
+    return this.#registered(id) ? "ready" : "pending";
   }
 
   /**
-   * The move: the target is registered (multi-CoA: the policy waited for its BA; primary: its BU goes now),
-   * traffic moves, then the old binding is removed so the home agent's downlink follows (in primary mode it
-   * uses the one binding left). The target's path is known good from its own probes.
+   * The move: the target is registered (the policy waited for its BA), traffic and the preferred binding
+   * move (the design re-registers the target's BID from its CoA, which tells the home agent). The target's
+   * path is known good from its own probes.
    */
   #setPrimary(id: string, previous: string | undefined): void {
     const core = this.#core;
@@ -310,9 +313,8 @@ class Services implements RouterServices {
     if (!this.#registered(id)) core.register(index);
     const before = core.activeUplink();
     core.moveTraffic(index);
-    for (const p of new Set([previous, core.config.uplinks[before]?.id])) {
-      if (p !== undefined && p !== id) core.deregister(this.#index(p));
-    }
+    // The previous uplink stays registered while it works (RFC 5648: every usable CoA; the designs decide
+    // what it carries); a dead one was already left by the engine's verdict (`linkUsable`).
     if (before !== index) {
       // The MQTT connection left from the old care-of address: reconnect now rather than at the keep-alive.
       if (before >= 0) this.#fleet?.networkChanged();
