@@ -136,7 +136,7 @@ const UplinkSchema = v.strictObject({
   weight: v.optional(integer(1, 1000, "Share inside a tier for weighted selection."), 100),
   costPerMegabyte: v.optional(decimal(0, 1e6, "Relative cost of one megabyte on this uplink (cost-aware policy)."), 0),
   mtuBytes: v.optional(integer(1280, 9000, "Link MTU; IPv6 needs at least 1280 (RFC 8200 §5)."), 1500),
-  probeIntervalMs: v.optional(integer(100, 600_000, "Time between liveness probes on this uplink."), 5000),
+  probeIntervalMs: v.optional(integer(10, 600_000, "Time between liveness probes on this uplink (fast failover: 20-50 ms)."), 5000),
   probeTimeoutMs: v.optional(integer(50, 60_000, "Wait for one probe answer."), 2000),
 });
 
@@ -151,6 +151,7 @@ const SelectionSchema = v.pipe(
     recoveryLossPercent: v.optional(decimal(0, 100, "Loss below this counts as a recovery."), 10),
     downCount: v.optional(integer(1, 100, "Failed rounds before an uplink is declared down."), 3),
     upCount: v.optional(integer(1, 100, "Good rounds before an uplink is declared up again."), 5),
+    recoveryHoldMs: v.optional(integer(0, 600_000, "A recovered uplink waits this long (times its flap-damping factor) before it carries traffic again."), 5000),
     minimumDwellMs: v.optional(integer(0, 3_600_000, "Shortest time on a primary uplink before switching away."), 10_000),
     maxSwitchesPerWindow: v.optional(integer(1, 1000, "Flap budget: switches allowed per window."), 6),
     switchWindowSeconds: v.optional(integer(10, 86_400, "Length of the flap-budget window."), 300),

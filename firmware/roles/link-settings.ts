@@ -33,10 +33,12 @@ export function linkConfigOf(uplink: UplinkConfig): LinkConfig {
 
 /**
  * The policy from `selection` and the uplinks' probe settings:
- * - probes: the active rate is the fastest `probeIntervalMs` of the enabled uplinks (standby 5×, idle 15×,
- *   never faster than the fast rate), the reply timeout is capped by the largest `probeTimeoutMs`;
+ * - probes: the active rate is the fastest `probeIntervalMs` of the enabled uplinks (standby 5×, idle 15×;
+ *   the loss-triggered fast rate is never slower than it), the adaptive reply timeout (SRTT + 4·RTTVAR) lies
+ *   between the smallest and the largest `probeTimeoutMs` (and the defaults' bounds where those are tighter);
  * - health: `downCount` losses among the last `downCount + 2` probes = down (N-of-M), `upCount` answers to
- *   recover, RTT and loss thresholds with their hysteresis band;
+ *   recover, held `recoveryHoldMs` × the flap-damping factor after a failure, RTT and loss thresholds with
+ *   their hysteresis band;
  * - switching: `minimumDwellMs`, `maxSwitchesPerWindow` per `switchWindowSeconds`;
  * - `policy`: `priority` (defaults), `lowest-rtt` (probe quality weighs more than radio),
  *   `cost-aware` (price weighs four times more), `weighted` (defaults; weights apply to multi-CoA flows).
@@ -45,8 +47,10 @@ export function linkPolicyOf(config: DeviceConfig): LinkPolicyConfig {
   const d = DEFAULT_LINK_POLICY_CONFIG;
   const s = config.selection;
   const enabled = config.uplinks.filter((u) => u.enabled);
-  const interval = Math.max(d.probe.fastIntervalMs, Math.min(...enabled.map((u) => u.probeIntervalMs), d.probe.activeIntervalMs * 60));
-  const timeout = Math.max(d.probe.minTimeoutMs, ...enabled.map((u) => u.probeTimeoutMs));
+  const interval = Math.min(...enabled.map((u) => u.probeIntervalMs), d.probe.activeIntervalMs * 60);
+  const timeouts = enabled.map((u) => u.probeTimeoutMs);
+  const minTimeout = Math.min(d.probe.minTimeoutMs, ...timeouts);
+  const timeout = Math.max(d.probe.minTimeoutMs, ...timeouts);
   const weights =
     s.policy === "lowest-rtt"
       ? { ...d.weights, radio: 0.1, probe: 0.9 }
@@ -56,11 +60,20 @@ export function linkPolicyOf(config: DeviceConfig): LinkPolicyConfig {
   return {
     ...d,
     mode: config.ipsec.multiCoaMode === "primary" ? "primary" : "multi",
-    probe: { ...d.probe, activeIntervalMs: interval, standbyIntervalMs: interval * 5, idleIntervalMs: interval * 15, maxTimeoutMs: timeout },
+    probe: {
+      ...d.probe,
+      activeIntervalMs: interval,
+      standbyIntervalMs: interval * 5,
+      idleIntervalMs: interval * 15,
+      fastIntervalMs: Math.min(d.probe.fastIntervalMs, interval),
+      minTimeoutMs: minTimeout,
+      maxTimeoutMs: timeout,
+    },
     health: {
       ...d.health,
       failWindow: { failures: s.downCount, of: s.downCount + 2 },
       recoverProbes: s.upCount,
+      recoverHoldMs: s.recoveryHoldMs,
       failRttMs: s.failureRttMs,
       recoverRttMs: s.recoveryRttMs,
       failLossRatio: s.failureLossPercent / 100,
