@@ -57,6 +57,13 @@ export interface RoleDaemonOptions {
   readonly log?: (line: string) => void;
   /** How long each daemon may take to print `ready`. Default 20 s. */
   readonly readyTimeoutMs?: number;
+  /** Runs after the home agent is ready and before the router starts (e.g. a relay the router needs). */
+  readonly beforeRouter?: () => Promise<void>;
+  /**
+   * What "registered" means before `startRoleDaemons` returns: a binding on the start uplink's care-of
+   * address (default), or any binding at all (a router whose own link engine picks the uplink).
+   */
+  readonly registered?: "start-uplink" | "any";
 }
 
 export interface RoleDaemons {
@@ -206,6 +213,7 @@ export async function startRoleDaemons(lab: Lab, options: RoleDaemonOptions = {}
   };
   try {
     const homeAgent = await start("ha", "homeagent", "homeagent.json");
+    await options.beforeRouter?.();
     const router = await start("mr", "router", "router.json", options.routerEnv);
     const daemons: RoleDaemons = {
       router,
@@ -231,11 +239,23 @@ export async function startRoleDaemons(lab: Lab, options: RoleDaemonOptions = {}
       },
       stop: stopAll,
     };
-    await daemons.waitForBinding(ipv6Of(lab.topology.access[options.activeUplink ?? "lte"].router));
+    if (options.registered === "any") await waitForAnyBinding(() => query(homeAgentControl, "status"), 15_000, () => logs.join("\n"));
+    else await daemons.waitForBinding(ipv6Of(lab.topology.access[options.activeUplink ?? "lte"].router));
     return daemons;
   } catch (e) {
     await stopAll();
     throw e instanceof Error ? new Error(`${e.message}\n${logs.join("\n")}`) : e;
+  }
+}
+
+/** Polls the home agent's `status` until its binding table holds any router. */
+async function waitForAnyBinding(status: () => Promise<Record<string, unknown>>, timeoutMs: number, context: () => string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const table = ((await status()).table ?? []) as unknown[];
+    if (table.length > 0) return;
+    if (performance.now() > deadline) throw new Error(`the router never registered within ${timeoutMs} ms\n${context()}`);
+    await Bun.sleep(50);
   }
 }
 
