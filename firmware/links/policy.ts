@@ -131,7 +131,7 @@ export class LinkPolicy {
     return s;
   }
 
-  /** A new reading of a link (radio, interface). A hard failure is acted on at the next handleTimeout, due at once. */
+  /** A new reading of a link (radio, interface). A hard failure or an address change is acted on at the next handleTimeout, due at once. */
   handleSample(sample: LinkSample): void {
     const s = this.#state(sample.link);
     const wasHard = hardDownReason(s.sample) !== undefined;
@@ -142,7 +142,9 @@ export class LinkPolicy {
       const from = sample.at - this.#config.radio.trendWindowMs;
       while (s.radioHistory.length > 0 && s.radioHistory[0]!.at < from) s.radioHistory.shift();
     }
-    if (hardDownReason(sample) !== undefined || wasHard) this.#dueAt = sample.at < this.#dueAt ? sample.at : this.#dueAt;
+    // A hard failure, its end, or a new address (registration needed again) is evaluated at once.
+    const readdressed = s.addresses !== undefined && sample.interface?.ipv6Addresses !== undefined && sample.interface.ipv6Addresses.join(",") !== s.addresses;
+    if (hardDownReason(sample) !== undefined || wasHard || readdressed) this.#dueAt = sample.at < this.#dueAt ? sample.at : this.#dueAt;
   }
 
   /** The probe window of a link changed (an outcome completed). A loss makes the next evaluation due at once. */

@@ -2,6 +2,7 @@
 
 import { linkId, type InterfaceState, type LinkKind, type LinkMetricsSource, type LinkSample } from "../../board/api/link-metrics.ts";
 import { InterfaceStatsReader } from "../../board/linux/interface-stats.ts";
+import { interfaceIndex } from "../../board/linux/ffi/libc.ts";
 import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TENTATIVE, type RouteEvent, type RouteWatch, watchRouteEvents } from "../../board/linux/netlink-route.ts";
 import type { Counters } from "../core/counters.ts";
 import type { Instant } from "../core/instant.ts";
@@ -151,7 +152,7 @@ export class RouterLinks {
     if (this.#o.netlink !== false) {
       const watch = watchRouteEvents(
         this.#o.uplinks.map((u) => u.interfaceName),
-        (e) => this.#handleRouteEvent(e),
+        (e) => this.handleRouteEvent(e),
         this.#o.counters,
       );
       if (watch.ok) this.#watch = watch.value;
@@ -389,9 +390,14 @@ export class RouterLinks {
     };
   }
 
-  /** A kernel event on an uplink's interface: into the engine at once (carrier loss is a hard failure, RFC 2863 operstate). */
-  #handleRouteEvent(e: RouteEvent): void {
-    const u = this.#o.uplinks.find((x) => (e.kind === "link" && e.name !== undefined ? e.name === x.interfaceName : this.#watch?.indexOf(x.interfaceName) === e.index));
+  /**
+   * The kernel's news of an interface (rtnetlink, `start` subscribes): an uplink's carrier, operstate or
+   * addresses go into the engine at once (carrier loss is a hard failure, RFC 2863 operstate); a
+   * renumbered uplink's new care-of address goes to `addressChanged` first.
+   */
+  handleRouteEvent(e: RouteEvent): void {
+    const indexOf = (name: string) => this.#watch?.indexOf(name) ?? this.#ifindex(name);
+    const u = this.#o.uplinks.find((x) => (e.kind === "link" && e.name !== undefined ? e.name === x.interfaceName : indexOf(x.interfaceName) === e.index));
     if (u === undefined || this.#stopped) return;
     if (e.kind === "link") {
       const before = this.#kernel.get(u.id);
@@ -418,9 +424,20 @@ export class RouterLinks {
   /** Sampled addresses (no flags): the order of appearance is kept for the ones already known. */
   #addressesFromSample(u: RouterUplinkView, addresses: readonly string[]): void {
     const known = (this.#addresses.get(u.id) ?? []).filter((a) => addresses.includes(a.address));
-    const added = addresses.filter((a) => !known.some((k) => k.address === a)).map((address) => ({ address, global: !/^fe[89ab]/i.test(address), deprecated: false, tentative: false }));
+    // No scope in the sample: link-local (fe80::/10) and loopback are not global.
+    const added = addresses.filter((a) => !known.some((k) => k.address === a)).map((address) => ({ address, global: !/^(fe[89ab][0-9a-f]?:|::1$)/i.test(address), deprecated: false, tentative: false }));
     this.#addresses.set(u.id, [...known, ...added]);
     this.#followAddress(u);
+  }
+
+  readonly #ifindexes = new Map<string, number | undefined>();
+
+  #ifindex(name: string): number | undefined {
+    if (!this.#ifindexes.has(name)) {
+      const i = interfaceIndex(name);
+      this.#ifindexes.set(name, i.ok ? i.value : undefined);
+    }
+    return this.#ifindexes.get(name);
   }
 
   /** Applies `chooseCareOfAddress`; true when the care-of address changed (the router was told). */

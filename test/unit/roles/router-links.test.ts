@@ -157,4 +157,88 @@ describe("RouterLinks", () => {
       links.stop();
     }
   }, 15_000);
+
+  test("the engine's verdicts reach the router in the event's own turn: carrier loss leaves the uplink at once; a renumbered uplink's new address goes out and the policy asks for its registration", async () => {
+    const key = linkProbeKey(new Uint8Array(20).fill(3), new Uint8Array(20).fill(4));
+    const registered = new Set<string>();
+    const calls: string[] = [];
+    const decisions: LinkDecision[] = [];
+    let links: RouterLinks;
+    const d = device({ selection: { downCount: 2, upCount: 2, minimumDwellMs: 0, recoveryHoldMs: 100 }, ipsec: { multiCoaMode: "simultaneous", auth: { method: "psk", psk: { ref: "env:PSK" } } } });
+    links = new RouterLinks(
+      {
+        uplinks: role.uplinks.map((u, index) => ({ id: u.id, index, interfaceName: u.interface, bindingId: u.bindingId, careOfAddress: u.careOfAddress })),
+        homeAddress: HOME,
+        homeAgent: HA,
+        probeKey: key,
+        sendProbe: (index, packet) => {
+          const request = decodeProbePacket(packet, key);
+          if (!request.ok) throw new Error("bad probe");
+          const reply = encodeProbePacket(echoReplyFor(request.value.probe, 0), key, HA, HOME);
+          setTimeout(() => links.handleProbePacket(index, reply), 2);
+        },
+        actions: {
+          isRegistered: (id) => registered.has(id),
+          prepare: (id) => {
+            registered.add(id);
+            return "ready";
+          },
+          release: (id) => registered.delete(id),
+          setPrimary: (id) => calls.push(`primary ${id}`),
+          linkUsable: (id, usable) => calls.push(`${id} ${usable ? "usable" : "down"}`),
+          addressChanged: (id, address) => {
+            registered.delete(id);
+            calls.push(`${id} address ${address}`);
+          },
+        },
+        onDecision: (decision) => decisions.push(decision),
+        counters: new Counters(),
+        log: () => {},
+        sampleIntervalMs: 200,
+        netlink: false,
+      },
+      linkPolicyOf(d),
+      d.uplinks.filter((u) => u.enabled).map(linkConfigOf),
+    );
+    links.start();
+    try {
+      const until = async (what: () => boolean, ms: number) => {
+        const deadline = performance.now() + ms;
+        while (!what()) {
+          if (performance.now() > deadline) throw new Error(`timeout; ${calls.join(", ")}; decisions: ${decisions.map((x) => `${x.rule}: ${x.summary}`).join(" | ")}`);
+          await Bun.sleep(10);
+        }
+      };
+      await until(() => links.primary === "wifi", 5000);
+      // Both came up at start: no verdict is news to the router yet.
+      expect(calls).toEqual(["primary wifi"]);
+      // Both test uplinks sit on `lo` (ifindex 1); an event for another interface changes nothing.
+      links.handleRouteEvent({ kind: "link", index: 1, name: "lo-not-an-uplink", carrier: false, operState: "down", deleted: false });
+      expect(calls).toEqual(["primary wifi"]);
+      const wifiFrom = calls.length;
+      // Link events are matched by interface name (the first uplink on lo: lte); the verdict is synchronous, in the event's turn.
+      links.handleRouteEvent({ kind: "link", index: 1, name: "lo", carrier: false, operState: "lowerlayerdown", deleted: false });
+      expect(calls.slice(wifiFrom)).toEqual(["lte down"]);
+      expect(decisions.find((x) => x.rule === "hard-down")?.summary).toContain("lte up → down: no carrier");
+      links.handleRouteEvent({ kind: "link", index: 1, name: "lo", carrier: true, operState: "up", deleted: false });
+      await until(() => calls.includes("lte usable"), 5000);
+
+      // Renumbering of the first uplink on lo (ifindex 1): an extra address does nothing, the old one's removal moves the CoA.
+      // (lo has no 2001:db8:1::2: the kernel announcing it stands for the interface having it.)
+      const before = calls.length;
+      links.handleRouteEvent({ kind: "address", index: 1, address: "2001:db8:1::2", prefixLength: 64, scope: 0, flags: 0x80, deleted: false });
+      links.handleRouteEvent({ kind: "address", index: 1, address: "2001:db8:1::9", prefixLength: 64, scope: 0, flags: 0x80, deleted: false });
+      expect(calls.length).toBe(before);
+      links.handleRouteEvent({ kind: "address", index: 1, address: "2001:db8:1::2", prefixLength: 64, scope: 0, flags: 0x80, deleted: true });
+      expect(calls[before]).toBe("lte address 2001:db8:1::9");
+      expect(links.careOfAddress("lte")).toBe("2001:db8:1::9");
+      // The policy saw the new address at once and asks for the registration again (no wait for its evaluation period).
+      const change = decisions.find((x) => x.rule === "address-change");
+      expect(change?.summary).toContain("2001:db8:1::9");
+      expect(registered.has("lte")).toBe(true);
+      expect(links.metrics().find((m) => m.id === "lte")!.careOfAddress).toBe("2001:db8:1::9");
+    } finally {
+      links.stop();
+    }
+  }, 15_000);
 });
