@@ -1,18 +1,17 @@
 // Runs one multi-CoA design through one scenario with the real `monami router` and `monami homeagent`, and measures it.
 //
 // The lab (namespaces tagged with `tag` and the pid, always deleted) gets lossless LTE/Wi-Fi profiles;
-// both daemons run with `ipsec.multiCoaMode`; the link monitor (link-monitor.ts) tells the router
-// about carrier, silence and address changes through its control socket; a 1000 packets/s UDP stream
-// runs each way (lan ↔ cn, one flow); mr's uplinks are captured to check that nothing protected leaves
-// in clear. Used by test/lab/modes-*.test.ts and bench/modes.ts.
+// both daemons run with `ipsec.multiCoaMode`; the router runs as a device (MODES_DEVICE_SETTINGS): its own
+// link engine sees carrier and address changes from netlink and silence from its in-tunnel probes, and
+// drives the design; a 1000 packets/s UDP stream runs each way (lan ↔ cn, one flow); mr's uplinks are
+// captured to check that nothing protected leaves in clear. Used by test/lab/modes-*.test.ts and bench/modes.ts.
 
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { toHex } from "../../firmware/core/hex.ts";
 import type { MultiCoaMode } from "../../firmware/config/schema.ts";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 import { createLab, type Lab, type LabProcess } from "./lab.ts";
-import { startLinkMonitor } from "./link-monitor.ts";
 import { pcapField } from "./probes.ts";
 import { type Scenario, SCENARIO_PROFILES } from "./scenarios.ts";
 import type { StreamReport } from "./stream-tool.ts";
@@ -24,6 +23,33 @@ const HOME_ADDRESS = "2001:db8:10::20";
 const PPS = 1000;
 const LAN_PORT = 4000;
 const CN_PORT = 4001;
+
+/**
+ * The router's link settings in the lab (device config `uplinks[]` and `selection`), what a vehicle router
+ * would ship for fast failover: each uplink probed through the tunnel every 25 ms while it carries traffic
+ * (125 ms as a standby), the reply timeout adaptive (SRTT + 4·RTTVAR) between 150 and 400 ms, down after 3 of
+ * the last 5 probes lost, up again after 3 answers in a row, then held 500 ms × the flap-damping factor
+ * (a link that never failed is not held); traffic moves by choice at most once a second.
+ * Carrier loss and address changes need no probe: netlink events reach the engine at once.
+ */
+export const MODES_DEVICE_SETTINGS = {
+  probeIntervalMs: 25,
+  probeTimeoutMs: 150,
+  selection: { downCount: 3, upCount: 3, recoveryHoldMs: 500, minimumDwellMs: 1000, maxSwitchesPerWindow: 20, switchWindowSeconds: 60 },
+} as const;
+
+/** A decision of the router's link engine (its `status`), with the wall-clock time it was taken. */
+export interface EngineDecision {
+  readonly at: number;
+  readonly kind: string;
+  readonly rule: string;
+  readonly to: string;
+  readonly reason: string;
+  readonly sequence: number;
+}
+
+/** Rules that report a change of a link's state (what the scenario events cause). */
+const DETECTION_RULES = new Set(["hard-down", "probe-window", "quality-fail", "recovered", "quality-recover", "answering-poorly", "address-change"]);
 
 export interface ModeRunOptions {
   readonly mode: MultiCoaMode;
@@ -65,7 +91,7 @@ export interface ModeRunResult {
   readonly lostDown: number;
   /** The longest time either direction received nothing (ms). */
   readonly outageMs: number;
-  /** Link monitor decision − scenario event (ms), for the first event that changed a link's state. */
+  /** The router's link engine: its first decision on a link's state after the first scenario event − that event (ms). */
   readonly detectionMs: number | undefined;
   readonly signallingMessages: number;
   readonly signallingBytes: number;
@@ -87,8 +113,9 @@ export interface ModeRunResult {
   readonly homeAgentCounters: Record<string, number>;
   /** The home agent's binding table at the end: care-of addresses (uplink names) it accepts. */
   readonly registeredAtEnd: readonly string[];
-  readonly decisions: readonly { link: AccessLinkName; up: boolean; reason: string; atMs: number }[];
-  /** Round-trip time from mr to the home agent over each uplink up at start (ping median, ms). */
+  /** The router's link-engine decisions during the stream, `atMs` from the stream's start. */
+  readonly decisions: readonly (EngineDecision & { readonly atMs: number })[];
+  /** Round-trip time to the home agent over each uplink up at start: the router's in-tunnel probes (mean over its window, ms). */
   readonly rttMs: Partial<Record<AccessLinkName, number>>;
 }
 
@@ -201,6 +228,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       },
       controlSocket: join(dir, "router.sock"),
       loop,
+      device: writeDeviceConfig(lab, dir, o.mode, HOME_ADDRESS, homeAgentAddress),
     };
     const homeAgentConfig = {
       role: "homeagent",
@@ -234,7 +262,9 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
     for (const name of ACCESS_LINKS) if (!o.scenario.initiallyUp.includes(name)) await lab.cut(name, "carrier");
 
     const start = async (node: "mr" | "ha", role: string, config: string): Promise<LabProcess> => {
-      const proc = lab.spawn(node, [bun(), MAIN, role, "run", join(dir, config)]);
+      // The router runs as a device on the simulated board (no OTA key, no broker: neither matters here).
+      const env = node === "mr" ? ["env", "MONAMI_BOARD=simulated", `MONAMI_SIM_ROOT=${join(dir, "sim")}`] : [];
+      const proc = lab.spawn(node, [...env, bun(), MAIN, role, "run", join(dir, config)]);
       processes.push(proc);
       void drain(proc.process.stderr, (line) => {
         logs.push(`${role}: ${line}`);
@@ -253,35 +283,43 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
     const routerCommand = async (c: string) => (await queryRoleControl(routerConfig.controlSocket, c)) as Record<string, unknown>;
     const homeAgentCommand = async (c: string) => (await queryRoleControl(homeAgentConfig.controlSocket, c)) as Record<string, unknown>;
     const live: LiveRun = { lab, homeAgentAddress, routerCommand, homeAgentCommand };
-    if (ikeKeyed && firstUplink !== "wifi") await routerCommand("uplink wifi");
 
-    // Links the monitor reports go to the router's design (`link ID up|down`, `address ID ADDR`).
-    const events: { at: number; link?: AccessLinkName }[] = [];
-    const monitor = await startLinkMonitor(lab, {
-      target: ipv6Of(t.coreHomeAgent),
-      initiallyUp: o.scenario.initiallyUp,
-      onChange: (link, up, reason) => {
-        log(`monitor: ${link} ${up ? "up" : "down"} (${reason})`);
-        void routerCommand(`link ${link} ${up ? "up" : "down"}`).catch((e) => log(`monitor: ${e}`));
-      },
-      onAddress: (link, address) => {
-        log(`monitor: ${link} address ${address}`);
-        void routerCommand(`address ${link} ${address}`).catch((e) => log(`monitor: ${e}`));
-      },
-    });
+    // The router's link engine decides; its decisions (wall-clock stamped) are gathered from its status.
+    const events: { at: number }[] = [];
+    const decisions = new Map<number, EngineDecision>();
+    const gather = async () => {
+      const status = await routerCommand("status");
+      for (const d of (status.decisions as { at: number; kind: string; rule: string; to: string; reason: string; inputs: { sequence: number } }[] | undefined) ?? []) {
+        decisions.set(d.inputs.sequence, { at: d.at, kind: d.kind, rule: d.rule, to: d.to, reason: d.reason, sequence: d.inputs.sequence });
+      }
+      return status;
+    };
+    let gathering = true;
+    const gatherer = (async () => {
+      while (gathering) {
+        await gather().catch(() => undefined);
+        await Bun.sleep(250);
+      }
+    })();
     try {
+      // Ready when the engine has judged the links up at start, made the preferred one primary, and the home agent follows.
       const preferred = o.scenario.initiallyUp.includes("wifi") ? "wifi" : "lte";
-      await waitFor(`the home agent's binding of ${preferred}\n${logs.join("\n")}`, 15_000, async () => {
-        const status = await homeAgentCommand("status");
-        const table = status.table as { careOfAddresses: string[] }[];
-        return table.length > 0 && table[0]!.careOfAddresses[0] === ipv6Of(t.access[preferred].router) && (await routerCommand("status")).activeUplink === preferred;
+      type LinkStatus = { id: string; up: boolean; primary: boolean; rttMs?: number };
+      let links: LinkStatus[] = [];
+      await waitFor(`the engine's primary ${preferred} and the home agent's binding of it\n${logs.join("\n")}`, 20_000, async () => {
+        const status = await gather();
+        links = (status.links as LinkStatus[] | undefined) ?? [];
+        const table = (await homeAgentCommand("status")).table as { careOfAddresses: string[] }[];
+        return (
+          table.length > 0 &&
+          table[0]!.careOfAddresses[0] === ipv6Of(t.access[preferred].router) &&
+          status.activeUplink === preferred &&
+          o.scenario.initiallyUp.every((l) => links.find((x) => x.id === l)?.up === true && links.find((x) => x.id === l)?.rttMs !== undefined) &&
+          links.find((x) => x.primary)?.id === preferred
+        );
       });
       const rttMs: Partial<Record<AccessLinkName, number>> = {};
-      for (const l of o.scenario.initiallyUp) {
-        const rtt = await lab.exec("mr", ["ping", "-6", "-n", "-c", "5", "-i", "0.05", "-I", t.access[l].router.name, ipv6Of(t.coreHomeAgent)]);
-        const rtts = [...rtt.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
-        if (rtts.length > 0) rttMs[l] = rtts[rtts.length >> 1]!;
-      }
+      for (const l of o.scenario.initiallyUp) rttMs[l] = links.find((x) => x.id === l)!.rttMs!;
 
       const files = ACCESS_LINKS.map((l) => join(dir, `${l}.pcap`));
       const stops = [];
@@ -308,7 +346,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       for (const step of o.scenario.steps) {
         const wait = streamStart + step.atMs - performance.now();
         if (wait > 0) await Bun.sleep(wait);
-        events.push({ at: performance.now() });
+        events.push({ at: Date.now() });
         log(`scenario: ${step.what}`);
         await step.run(lab);
       }
@@ -346,8 +384,13 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
           ikeBytes += lengths.reduce((sum, l) => sum + (Number.parseInt(l.split(",")[0]!, 10) || 0), 0);
         }
       }
+      gathering = false;
+      await gatherer;
+      await gather().catch(() => undefined);
       const firstEvent = events[0]?.at;
-      const firstDecision = monitor.decisions.find((d) => firstEvent !== undefined && d.at >= firstEvent);
+      const ordered = [...decisions.values()].sort((a, b) => a.sequence - b.sequence);
+      const firstDecision = ordered.find((d) => firstEvent !== undefined && d.at >= firstEvent && DETECTION_RULES.has(d.rule));
+      const streamEpoch = startAt;
       const delta = (name: string, side: "router" | "homeAgent") => Number(after[side][name] ?? 0) - Number(before[side][name] ?? 0);
       const bindings = Object.values(homeAgentStatus.bindings as Record<string, { careOfAddress: { address: string } }[]>)[0] ?? [];
       const nameOf = (address: string) => ACCESS_LINKS.find((l) => ipv6Of(t.access[l].router) === address) ?? (address === "2001:db8:2::3" ? "wifi" : address);
@@ -380,11 +423,12 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         routerCounters: after.router as Record<string, number>,
         homeAgentCounters: after.homeAgent as Record<string, number>,
         registeredAtEnd: bindings.map((b) => nameOf(b.careOfAddress.address)),
-        decisions: monitor.decisions.map((d) => ({ link: d.link, up: d.up, reason: d.reason, atMs: Math.round(d.at - streamStart) })),
+        decisions: ordered.filter((d) => d.at >= streamEpoch).map((d) => ({ ...d, atMs: Math.round(d.at - streamEpoch) })),
         rttMs,
       };
     } finally {
-      await monitor.stop();
+      gathering = false;
+      await gatherer;
     }
   } catch (e) {
     throw e instanceof Error ? new Error(`${o.mode}/${o.scenario.name}: ${e.message}\n${logs.slice(-60).join("\n")}`) : e;
@@ -392,4 +436,33 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
     for (const p of processes.reverse()) await p.stop("SIGTERM", 3000).catch(() => 0);
     await lab.destroy();
   }
+}
+
+/**
+ * The device config the router runs with (`device` in its role config): both uplinks with the lab's link
+ * settings (MODES_DEVICE_SETTINGS), the design, the mobility addresses; MQTT towards a closed local port
+ * (the fleet link keeps retrying, which link selection does not depend on); no OTA key (agent off).
+ */
+function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddress: string, homeAgent: string): string {
+  const t = lab.topology;
+  mkdirSync(join(dir, "sim"), { recursive: true });
+  mkdirSync(join(dir, "state"), { recursive: true });
+  const s = MODES_DEVICE_SETTINGS;
+  const probe = { probeIntervalMs: s.probeIntervalMs, probeTimeoutMs: s.probeTimeoutMs };
+  const device = {
+    device: { id: "modes-lab-mr" },
+    uplinks: [
+      { id: "lte", driver: { kind: "cellular", interface: t.access.lte.router.name, apn: "lab" }, costPerMegabyte: 0.01, ...probe },
+      { id: "wifi", driver: { kind: "wifi", interface: t.access.wifi.router.name, ssid: "lab" }, ...probe },
+    ],
+    selection: s.selection,
+    ipsec: { multiCoaMode: mode, auth: { method: "psk", psk: { ref: "env:MONAMI_UNUSED_PSK" } } },
+    mobility: { homeAddress, homeAgent, mobileNetworkPrefixes: [t.mobileNetworkPrefix] },
+    mqtt: { url: "mqtt://127.0.0.1:9", keepaliveSeconds: 60, reconnect: { initialDelayMs: 5000, maxDelayMs: 30000 } },
+    telemetry: { intervalSeconds: 3600, metricsIntervalMs: 0, outbox: { path: join(dir, "state", "outbox.db") } },
+    ota: { image: { publicKeyFile: join(dir, "no-ota-key.pub") } },
+  };
+  const path = join(dir, "device.json");
+  writeFileSync(path, JSON.stringify(device, null, 2));
+  return path;
 }
