@@ -2,7 +2,7 @@
 
 import type { Prefix } from "../wire/address.ts";
 import { prefixMatchesAt, prefixSelector, type PrefixSelector } from "../ipsec/traffic-selector.ts";
-import type { BindingCache } from "../mobility/binding-cache.ts";
+import type { BindingCache, CacheBinding } from "../mobility/binding-cache.ts";
 
 /** One mobile router as the data plane needs it; plain data so it crosses a postMessage. */
 export interface BindingTableEntry {
@@ -32,11 +32,12 @@ interface CompiledEntry {
 export function bindingTableFromCache(cache: BindingCache, homeAddresses: readonly string[]): BindingTableEntry[] {
   const entries: BindingTableEntry[] = [];
   for (const homeAddress of homeAddresses) {
-    const bindings = cache.bindingsOf(homeAddress).filter((b) => !b.homeBinding && b.careOfAddress.family === "ipv6");
+    const bindings = cache.bindingsOf(homeAddress).filter((b) => !b.homeBinding);
     if (bindings.length === 0) continue;
     const chosen = cache.careOfAddressFor(homeAddress);
-    const ordered = bindings.map((b) => b.careOfAddress.address);
-    const first = chosen !== undefined && !chosen.homeBinding && chosen.careOfAddress.family === "ipv6" ? chosen.careOfAddress.address : ordered[0]!;
+    const ordered = bindings.map(dataPlaneAddress);
+    const chosenBinding = chosen === undefined || chosen.homeBinding ? undefined : bindings.find((b) => b.bindingId === chosen.bindingId);
+    const first = chosenBinding !== undefined ? dataPlaneAddress(chosenBinding) : ordered[0]!;
     entries.push({
       homeAddress,
       prefixes: cache.prefixesOf(homeAddress).map((p: Prefix) => `${p.address}/${p.length}`),
@@ -44,6 +45,16 @@ export function bindingTableFromCache(cache: BindingCache, homeAddresses: readon
     });
   }
   return entries;
+}
+
+/**
+ * The outer address a binding's packets come from and go to, as the dual-stack data plane sees it: an
+ * IPv6 care-of address as is; an IPv4 one IPv4-mapped, and the address its UDP-encapsulated BU was
+ * observed from when a NAT is on the path (RFC 5555 §4.1), else the address it claimed.
+ */
+export function dataPlaneAddress(b: CacheBinding): string {
+  if (b.careOfAddress.family === "ipv6") return b.careOfAddress.address;
+  return `::ffff:${b.observed?.address ?? b.careOfAddress.address}`;
 }
 
 /** Lookups on raw address bytes, allocation-free. Replace the whole table on every binding change. */

@@ -14,7 +14,7 @@ import type { ForwardingPath } from "./forwarding.ts";
 import { HomeAgentForwarding } from "./homeagent-forwarding.ts";
 import { applySteering } from "./multicoa-steering.ts";
 import { IkeSaSink } from "./ike-sa-sink.ts";
-import { openNatTSocket, UdpEncapsulationPath } from "./udp-encap-path.ts";
+import { addressBytes, openNatTSocket, UdpEncapsulationPath } from "./udp-encap-path.ts";
 import { LocalPort } from "./local-delivery.ts";
 import { CONTROL_PENDING, type FromLoop, type LoopSetup, type ToLoop } from "./loop-protocol.ts";
 import { innerMtu, tunnelInterfaceMtu } from "./mtu.ts";
@@ -111,7 +111,12 @@ export class LoopHost {
       if (!tun.ok) throw new Error(`tun ${setup.tunName}: ${formatSysError(tun.error)}`);
       this.#tun = tun.value;
       const uplinkErrors: string[] = [];
-      const uplinks: LoopUplink[] = setup.uplinks.map((u) => this.#openUplink(setup, u.id, u.interfaceName, u.sourceAddress, uplinkErrors));
+      const homeAgentIpv4 = setup.homeAgentIpv4Address === undefined ? undefined : addressBytes(setup.homeAgentIpv4Address);
+      const uplinks: LoopUplink[] = setup.uplinks.map((u) => ({
+        ...this.#openUplink(setup, u.id, u.interfaceName, u.sourceAddress, uplinkErrors),
+        // An IPv4-only uplink (RFC 5555 care-of address): ESP in UDP to the home agent's IPv4 address.
+        ...(u.ipv4Address !== undefined && homeAgentIpv4 !== undefined ? { ipv4Peer: homeAgentIpv4 } : {}),
+      }));
       this.#uplinks = uplinks;
       const localPort = setup.localPort === undefined ? undefined : new LocalPort(setup.localPort);
       const common = { spd: security.spd, sad: security.sad, outbound: security.outbound, inbound: security.inbound, counters: this.#counters, localPort };
@@ -134,7 +139,7 @@ export class LoopHost {
         vnetHeader: setup.offload,
         tooBigSource: setup.tooBigSource,
         onSignalling: (uplink, packet) => this.#post({ type: "signalling", uplink, packet }),
-        udpEncapsulation: (this.#udp = setup.udpEncapsulationPort === undefined ? undefined : new UdpEncapsulationPath(security.sad, uplinks, this.#counters)),
+        udpEncapsulation: (this.#udp = setup.udpEncapsulationPort === undefined ? undefined : new UdpEncapsulationPath(security.sad, uplinks, this.#counters, setup.udpEncapsulationPort)),
         onIkeDatagram: (uplink, local, remote, bytes) => this.#post({ type: "ike", report: { kind: "datagram", uplink, local: { address: local.address, port: setup.udpEncapsulationPort! }, remote, bytes } }),
         onLocal: (uplink, source, packet) => this.#post({ type: "local", uplink, source: source.length === 16 ? formatIpv6(source) : formatIpv4(source), packet }),
       });

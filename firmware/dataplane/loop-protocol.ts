@@ -17,6 +17,11 @@ export interface UplinkSetup {
   readonly mtu: number;
   /** Outer source of ESP sent here (IPV6_PKTINFO): the router's care-of address, the home agent's address. */
   readonly sourceAddress?: string;
+  /**
+   * Router: this uplink's care-of address is IPv4 (an IPv4-only uplink, RFC 5555): its ESP goes in UDP from
+   * the NAT-T socket to `homeAgentIpv4Address` (RFC 3948), whatever the SA's own encapsulation.
+   */
+  readonly ipv4Address?: string;
 }
 
 export interface LoopSetup {
@@ -28,6 +33,8 @@ export interface LoopSetup {
   readonly uplinks: readonly UplinkSetup[];
   /** Router: the home agent address (outer destination). */
   readonly homeAgentAddress?: string;
+  /** Router: the home agent's IPv4 address, the outer destination of uplinks with an IPv4 care-of address. */
+  readonly homeAgentIpv4Address?: string;
   /** Source address of Packet Too Big messages sent into the tunnel interface. */
   readonly tooBigSource?: string;
   readonly sas: readonly StaticSaSpec[];

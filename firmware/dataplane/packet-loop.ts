@@ -27,6 +27,8 @@ export interface LoopUplink {
   readonly udp?: DatagramSocket | undefined;
   /** The IPv6-in-IPv6 socket (protocol 41): packets mobility tunnels without IPsec (bypass flows, `auth-option`). */
   readonly clear?: DatagramSocket | undefined;
+  /** IPv4-only uplink (RFC 5555 care-of address): the home agent's IPv4 address, IPv4-mapped; its ESP goes in UDP there. */
+  readonly ipv4Peer?: Uint8Array | undefined;
 }
 
 export interface PacketLoopOptions {
@@ -321,6 +323,7 @@ export class PacketLoop {
         if (r > 0) {
           for (let i = at; i < at + r; i++) sentBytes += batch.receivedLength(i);
           sentPackets += r;
+          this.#hot.addUplink(uplink & 0xffff, "tx", r);
           at += r;
           continue;
         }
@@ -357,6 +360,7 @@ export class PacketLoop {
     let bytes = 0;
     let written = 0;
     let writtenBytes = 0;
+    let authenticated = 0;
     const v6 = socket.family === 6;
     for (let i = 0; i < n; i++) {
       const slotAt = batch.slotOffset(i);
@@ -376,6 +380,9 @@ export class PacketLoop {
       if (udp && !this.#espFromUdp(u, i, at, length)) continue;
       const sourceAt = batch.nameOffset(i) + (v6 ? 8 : 4);
       if (!(clear ? path.fromUplinkClear(u, data, at, length, names, sourceAt, now) : path.fromUplink(u, data, at, length, names, sourceAt, now))) continue;
+      authenticated++;
+      // ESP in UDP that passed ICV, replay and the care-of check: its NAT port is where replies go (RFC 3948 §3.2).
+      if (udp && !path.local) this.#options.udpEncapsulation?.learn(names, batch.nameOffset(i), now);
       if (path.local) {
         this.#counters.increment("dataplane.local.rx");
         this.#options.onLocal?.(u, names.slice(sourceAt, sourceAt + (v6 ? 16 : 4)), data.slice(path.payloadOffset, path.payloadOffset + path.payloadLength));
@@ -391,6 +398,7 @@ export class PacketLoop {
       if (writeRaw(this.#tun, batch.dataAddress + path.payloadOffset, path.payloadLength) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
     }
     if (this.#vnet) this.#flushCoalesced();
+    this.#hot.addUplink(u, "rx", authenticated);
     this.#hot.add(HotCounter["esp.rx.packets"], n);
     this.#hot.add(HotCounter["esp.rx.bytes"], bytes);
     this.#hot.add(HotCounter["tun.tx.packets"], written);

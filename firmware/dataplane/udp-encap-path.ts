@@ -80,7 +80,12 @@ export interface UdpUplink {
   readonly interfaceIndex: number;
   /** The outer source for IPv6 peers (IPV6_PKTINFO); IPv4 peers get the kernel's choice on the device. */
   source: Uint8Array | undefined;
+  /** IPv4-only uplink (RFC 5555 care-of address): every ESP packet goes in UDP to this IPv4-mapped address (the home agent's). */
+  readonly ipv4Peer?: Uint8Array | undefined;
 }
+
+/** How many NATed peers' learned ports the home agent keeps (oldest replaced first). */
+export const LEARNED_PORTS = 64;
 
 /**
  * Per-packet decisions of the UDP-encapsulated path plus the slow path for IKE and keepalives.
@@ -99,11 +104,19 @@ export class UdpEncapsulationPath {
   readonly #lastPort: Uint16Array;
   readonly #keepalive = Uint8Array.of(0xff);
   readonly #control = new MessageBatch(1, 9216);
+  /** The NAT-T port (RFC 3948: 4500): where ESP in UDP goes when no SA and no learned port says otherwise. */
+  readonly #port: number;
+  /** IPv4-mapped peer addresses (16 octets each) and the UDP source port their last authenticated ESP came from. */
+  readonly #learnedAddresses = new Uint8Array(LEARNED_PORTS * 16);
+  readonly #learnedPorts = new Uint16Array(LEARNED_PORTS);
+  #learnedCount = 0;
+  #learnedNext = 0;
 
-  constructor(sad: SecurityAssociationDatabase, uplinks: readonly UdpUplink[], counters: Counters) {
+  constructor(sad: SecurityAssociationDatabase, uplinks: readonly UdpUplink[], counters: Counters, port = 4500) {
     this.#sad = sad;
     this.#uplinks = uplinks;
     this.#counters = counters;
+    this.#port = port;
     this.#lastSent = new Float64Array(uplinks.length).fill(-Infinity);
     this.#lastEsp = new Float64Array(uplinks.length).fill(-Infinity);
     this.#lastSpi = new Float64Array(uplinks.length);
@@ -119,23 +132,82 @@ export class UdpEncapsulationPath {
    */
   arm(batch: MessageBatch, index: number, sealedAt: number, sealedLength: number, uplink: number, outerDestination: Uint8Array, now: Instant): boolean {
     const sa = this.#sad.outbound(readU32(batch.data, batch.slotOffset(index) + sealedAt));
-    if (sa === undefined || sa.encapsulation.kind !== "udp") return false;
     const u = this.#uplinks[uplink];
-    if (u?.udp === undefined) return false;
-    const peer = sa.endpoints?.destination;
-    const v4 = peer !== undefined && peer.length === 4;
-    const destination = v4 ? mappedAddress(peer) : outerDestination;
+    if (sa === undefined || u?.udp === undefined) return false;
+    const udpSa = sa.encapsulation.kind === "udp";
+    const saPort = sa.encapsulation.kind === "udp" ? sa.encapsulation.destinationPort : this.#port;
+    let destination: Uint8Array;
+    let port: number;
+    let v4: boolean;
+    if (u.ipv4Peer !== undefined) {
+      // Router, IPv4 care-of address (RFC 5555): ESP in UDP to the home agent's IPv4 address, whatever address the IKE SA is on.
+      destination = u.ipv4Peer;
+      port = saPort;
+      v4 = true;
+    } else if (isMapped(outerDestination)) {
+      // Home agent, towards an IPv4 care-of address: its observed (NAT) address, the port its authenticated ESP came from.
+      destination = outerDestination;
+      port = this.learnedPort(outerDestination) || saPort;
+      v4 = true;
+    } else {
+      if (!udpSa) return false;
+      const peer = sa.endpoints?.destination;
+      v4 = peer !== undefined && peer.length === 4;
+      destination = peer !== undefined && peer.length === 4 ? mappedAddress(peer) : outerDestination;
+      port = saPort;
+    }
     batch.prepareSend(index, sealedAt, sealedLength, SOCKADDR_IN6_LEN);
-    writeSockaddrIn6(batch.names, batch.nameOffset(index), destination, 0, sa.encapsulation.destinationPort);
+    writeSockaddrIn6(batch.names, batch.nameOffset(index), destination, 0, port);
     if (!v4 && u.source !== undefined) batch.setSourceIpv6(index, u.source, 0, u.interfaceIndex);
     this.#lastSent[uplink] = now;
-    if (this.#lastSpi[uplink] !== sa.spi) {
+    if (this.#lastSpi[uplink] !== sa.spi || this.#lastPort[uplink] !== port || !equal(this.#lastPeer[uplink]!, destination)) {
       this.#lastSpi[uplink] = sa.spi;
       this.#lastPeer[uplink]!.set(destination);
-      this.#lastPort[uplink] = sa.encapsulation.destinationPort;
+      this.#lastPort[uplink] = port;
     }
     this.#lastEsp[uplink] = now;
     return true;
+  }
+
+  /**
+   * ESP in UDP from the sender at `names[at..]` (a sockaddr_in6) passed ICV, replay and the care-of check:
+   * for an IPv4(-mapped) sender, its UDP source port is where ESP towards that address goes from now on
+   * (a NAT's mapping; it changes when the NAT rebinds). Only authenticated packets may call this, so a
+   * keepalive or forged packet never moves the port; each address learns only from its own packets.
+   */
+  learn(names: Uint8Array, at: number, now: Instant): void {
+    void now;
+    const addressAt = at + 8;
+    if (!isMapped(names, addressAt)) return;
+    const port = readU16(names, at + 2);
+    const found = this.#find(names, addressAt);
+    if (found >= 0) {
+      if (this.#learnedPorts[found] === port) return;
+      this.#learnedPorts[found] = port;
+      this.#counters.increment("dataplane.udp.port-learned");
+      return;
+    }
+    const slot = this.#learnedCount < LEARNED_PORTS ? this.#learnedCount++ : this.#learnedNext;
+    this.#learnedNext = (slot + 1) % LEARNED_PORTS;
+    this.#learnedAddresses.set(names.subarray(addressAt, addressAt + 16), slot * 16);
+    this.#learnedPorts[slot] = port;
+    this.#counters.increment("dataplane.udp.port-learned");
+  }
+
+  /** The port learned for an IPv4-mapped address (16 octets), 0 when none. */
+  learnedPort(address: Uint8Array, at = 0): number {
+    const found = this.#find(address, at);
+    return found < 0 ? 0 : this.#learnedPorts[found]!;
+  }
+
+  #find(address: Uint8Array, at: number): number {
+    const table = this.#learnedAddresses;
+    outer: for (let s = 0; s < this.#learnedCount; s++) {
+      const base = s * 16;
+      for (let i = 0; i < 16; i++) if (table[base + i] !== address[at + i]) continue outer;
+      return s;
+    }
+    return -1;
   }
 
   /**

@@ -151,7 +151,9 @@ export abstract class RouterModeBase implements RouterMode {
   }
 
   protected register(u: ModeUplink, now: Instant): void {
-    this.bul.addCareOfAddress(now, { bindingId: u.bindingId, linkId: linkId(u.id), careOfAddress: { family: "ipv6", address: u.careOfAddress } });
+    // An IPv4-only uplink's CoA is IPv4 (RFC 5555 / RFC 5648 §8.1): the BUL registers it UDP-encapsulated from that uplink.
+    const careOfAddress = isIpv4CareOf(u) ? { family: "ipv4" as const, address: u.careOfAddress } : { family: "ipv6" as const, address: u.careOfAddress };
+    this.bul.addCareOfAddress(now, { bindingId: u.bindingId, linkId: linkId(u.id), careOfAddress });
   }
 
   linkUp(id: string, now: Instant): void {
@@ -267,6 +269,11 @@ export abstract class RouterModeBase implements RouterMode {
   protected abstract onLinkDown(u: ModeUplink, now: Instant): void;
   protected onPreferenceChanged(_now: Instant): void {}
   protected onBindingEvent(_event: MobileRouterEvent, _now: Instant): void {}
+}
+
+/** Whether an uplink's care-of address is IPv4 (an IPv4-only uplink, RFC 5555). */
+export function isIpv4CareOf(u: ModeUplink): boolean {
+  return !u.careOfAddress.includes(":");
 }
 
 /** The uplinks of a router config as the designs see them. */

@@ -18,7 +18,7 @@ import type { MobileRouterEvent } from "../mobility/binding-update-list.ts";
 import { linkId, type MobilityTransmit } from "../mobility/types.ts";
 import type { MobilityMessage } from "../wire/mobility-header.ts";
 import type { SteeringSpec } from "./flow-steering.ts";
-import { type HomeAgentMode, type ModeUplink, RouterModeBase, type RouterModeOptions } from "./mode.ts";
+import { type HomeAgentMode, isIpv4CareOf, type ModeUplink, RouterModeBase, type RouterModeOptions } from "./mode.ts";
 import { SignalledCareOf } from "./signalled-coa.ts";
 
 export class PrimaryRouter extends RouterModeBase {
@@ -69,12 +69,36 @@ export class PrimaryRouter extends RouterModeBase {
   override routeSignalling(t: MobilityTransmit): MobilityTransmit {
     const index = this.pending?.index ?? this.primary;
     const u = this.uplinks[index];
-    if (u === undefined || t.message.type !== "binding-update" || t.homeAddressOption === undefined) return t;
+    if (u === undefined || t.message.type !== "binding-update") return t;
+    if (t.ipv4Encapsulation !== undefined) return this.#routeIpv4(t, u, index);
+    // An IPv4 primary carries no IPv6 BU with a Home Address option (RFC 5555 §4.1): the BUL's IPv6 source stands.
+    if (t.homeAddressOption === undefined || isIpv4CareOf(u)) return t;
     if (t.message.lifetimeUnits > 0) {
       this.#sentFrom.set(t.message.sequenceNumber, index);
       if (this.#sentFrom.size > 16) this.#sentFrom.delete(this.#sentFrom.keys().next().value!);
     }
     return { ...t, source: u.careOfAddress, bindingId: u.bindingId, linkId: linkId(u.id) };
+  }
+
+  /**
+   * A UDP-encapsulated BU of an IPv4 CoA (RFC 5555 §4.1). From the primary (or the one switched to) it leaves as is and
+   * names that CoA at the home agent like any BU; from another CoA it would name it too, so it goes from the (IPv6)
+   * primary instead, with a Home Address option: the home agent keeps the NAT mapping it observed before.
+   */
+  #routeIpv4(t: MobilityTransmit, u: ModeUplink, index: number): MobilityTransmit {
+    const from = this.uplinks.find((x) => x.id === t.linkId);
+    if (from?.index === index || isIpv4CareOf(u)) {
+      if (t.message.type === "binding-update" && t.message.lifetimeUnits > 0 && from !== undefined) this.#remember(t.message.sequenceNumber, from.index);
+      return t;
+    }
+    const { ipv4Encapsulation: _, ...rest } = t;
+    if (t.message.type === "binding-update" && t.message.lifetimeUnits > 0) this.#remember(t.message.sequenceNumber, index);
+    return { ...rest, source: u.careOfAddress, homeAddressOption: t.source, bindingId: u.bindingId, linkId: linkId(u.id) };
+  }
+
+  #remember(sequenceNumber: number, index: number): void {
+    this.#sentFrom.set(sequenceNumber, index);
+    if (this.#sentFrom.size > 16) this.#sentFrom.delete(this.#sentFrom.keys().next().value!);
   }
 
   /** An accepted registration BU made its source the primary at the home agent: mirror that (RFC 4877 §7.4 "receives the BA"). */
@@ -115,7 +139,8 @@ export class PrimaryHomeAgent implements HomeAgentMode {
   readonly #signalled: SignalledCareOf;
 
   constructor(drainMs: number, log: (line: string) => void) {
-    this.#signalled = new SignalledCareOf(drainMs, (line) => log(`primary: ${line}`));
+    // UDP-encapsulated BUs name their (observed) IPv4 CoA too: a `primary` router sends them only from its primary.
+    this.#signalled = new SignalledCareOf(drainMs, (line) => log(`primary: ${line}`), true);
   }
 
   observeBindingUpdate(input: HomeAgentInput, _now: Instant): void {

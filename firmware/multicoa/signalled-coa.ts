@@ -23,23 +23,35 @@ export class SignalledCareOf {
   /** The last registration BU of each home address: Sequence # and outer source. */
   readonly #candidates = new Map<string, { sequenceNumber: number; source: string }>();
   changes = 0;
+  readonly #udpNames: boolean;
 
-  constructor(drainMs: number, log: (line: string) => void) {
+  /**
+   * `udpNames`: a UDP-encapsulated BU (RFC 5555 §4.1) names its outer IPv4 source (IPv4-mapped, as the data plane
+   * sees it) like an IPv6 BU names its outer source; false: such BUs name nothing (their refreshes leave from the IPv4 CoA).
+   */
+  constructor(drainMs: number, log: (line: string) => void, udpNames = false) {
     this.#drainMs = drainMs;
     this.#log = log;
+    this.#udpNames = udpNames;
   }
 
   observeBindingUpdate(input: HomeAgentInput): void {
     const m = input.message;
-    if (m.type !== "binding-update" || m.lifetimeUnits === 0 || input.homeAddressOption === undefined) return;
+    if (m.type !== "binding-update" || m.lifetimeUnits === 0) return;
+    if (input.udpEncapsulation !== undefined && this.#udpNames) {
+      this.#candidates.set(canonicalIpv6OrThrow(input.source), { sequenceNumber: m.sequenceNumber, source: `::ffff:${input.udpEncapsulation.address}` });
+      return;
+    }
+    if (input.homeAddressOption === undefined) return;
     this.#candidates.set(canonicalIpv6OrThrow(input.homeAddressOption), { sequenceNumber: m.sequenceNumber, source: canonicalIpv6OrThrow(input.source) });
   }
 
   /** A BA going out: when it accepts the candidate BU, its outer source becomes the named CoA. */
   observeTransmit(t: MobilityTransmit, now: Instant): void {
     const m = t.message;
-    if (m.type !== "binding-acknowledgement" || t.routingType2Address === undefined) return;
-    const home = canonicalIpv6OrThrow(t.routingType2Address);
+    const to = t.routingType2Address ?? (t.ipv4Encapsulation !== undefined ? t.destination : undefined);
+    if (m.type !== "binding-acknowledgement" || to === undefined) return;
+    const home = canonicalIpv6OrThrow(to);
     const c = this.#candidates.get(home);
     if (c === undefined || c.sequenceNumber !== m.sequenceNumber) return;
     this.#candidates.delete(home);

@@ -16,7 +16,7 @@ import type { BindingCache, HomeAgentInput } from "../mobility/binding-cache.ts"
 import type { MobileRouterEvent } from "../mobility/binding-update-list.ts";
 import { linkId, type MobilityTransmit } from "../mobility/types.ts";
 import type { SteeringSpec } from "./flow-steering.ts";
-import { type HomeAgentMode, type ModeUplink, RouterModeBase } from "./mode.ts";
+import { type HomeAgentMode, isIpv4CareOf, type ModeUplink, RouterModeBase } from "./mode.ts";
 import { SignalledCareOf } from "./signalled-coa.ts";
 
 export class SimultaneousRouter extends RouterModeBase {
@@ -57,6 +57,8 @@ export class SimultaneousRouter extends RouterModeBase {
   override routeSignalling(t: MobilityTransmit): MobilityTransmit {
     const u = this.uplinks[this.#announced];
     if (u === undefined || !this.registered.has(u.index) || t.message.type !== "binding-update" || t.homeAddressOption === undefined) return t;
+    // An IPv4 CoA carries no IPv6 BU with a Home Address option (RFC 5555 §4.1): the BUL's IPv6 source stands.
+    if (isIpv4CareOf(u)) return t;
     return { ...t, source: u.careOfAddress, bindingId: u.bindingId, linkId: linkId(u.id) };
   }
 

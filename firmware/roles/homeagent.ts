@@ -14,6 +14,8 @@ import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts
 import { homeAgentSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeResponder } from "./link-probes.ts";
 import { HomeAgentIke } from "./ike-daemon.ts";
+import { DsmipSocket, type DsmipSender } from "./dsmip-socket.ts";
+import { DSMIPV6_UDP_PORT } from "../wire/dsmip-udp.ts";
 import { AUTH_OPTION_ESP_SUITE, authOptionSecurity, mnHaAssociation } from "./auth-option-security.ts";
 import { type HomeAgentConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
@@ -123,6 +125,9 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       bulkRegistration: true,
       // K=1 in BAs only where a router's IKE SA follows its care-of address by the K bit (RFC 4877 §7.4); manual keys: 0 (RFC 6275 §6.1.7).
       keyManagementCapability: ike?.kBit === true,
+      // RFC 5555: NAT detection on BUs from IPv4 care-of addresses, BAs back UDP-encapsulated.
+      natKeepaliveSeconds: config.natKeepaliveSeconds,
+      ...(config.ipv4Address !== undefined ? { homeAgentIpv4Address: config.ipv4Address } : {}),
     },
     counters,
   );
@@ -145,7 +150,9 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
         log(`BA not sent: ${sealed.error}`);
         continue;
       }
-      handle.sendSignalling(0, t.destination, sealed.value);
+      const udp = t.ipv4Encapsulation;
+      if (udp?.destination !== undefined && udp.destinationPort !== undefined) dsmip?.send(sealed.value, udp.destination, udp.destinationPort);
+      else handle.sendSignalling(0, t.destination, sealed.value);
       counters.increment("homeagent.ba.sent");
       counters.increment("homeagent.signalling.bytes", sealed.value.length);
     }
@@ -167,16 +174,36 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       drive(true);
     },
   );
-  handle.onSignalling = (_uplink, packet) => {
+  const onSignalling = (packet: Uint8Array, from?: DsmipSender) => {
     const received = signalling.open(packet, monotonicNow());
     if (!received.ok) return;
     const r = received.value;
-    const input = { message: r.message, source: r.source, destination: r.destination, ...(r.homeAddressOption ? { homeAddressOption: r.homeAddressOption } : {}), protectedByEsp: associations.length === 0 };
+    const input = {
+      message: r.message,
+      source: r.source,
+      destination: r.destination,
+      ...(r.homeAddressOption ? { homeAddressOption: r.homeAddressOption } : {}),
+      protectedByEsp: associations.length === 0,
+      // RFC 5555 §4.1: where the UDP-encapsulated BU came from (a NAT's address and port), for NAT detection.
+      ...(from !== undefined ? { udpEncapsulation: { address: from.address, port: from.port } } : {}),
+    };
     multiCoa.observeBindingUpdate(input, monotonicNow());
     ike?.observeBindingUpdate(input);
     cache.handleMessage(input, monotonicNow());
     drive();
   };
+  handle.onSignalling = (_uplink, packet) => onSignalling(packet);
+  // RFC 5555 §4.1: BUs from IPv4 care-of addresses arrive in UDP on port 4191 (the whole IPv6 packet, ESP and all).
+  let dsmip: DsmipSocket | undefined;
+  if (config.ipv4Address !== undefined) {
+    try {
+      dsmip = await DsmipSocket.open(config.ipv4Address, DSMIPV6_UDP_PORT, counters);
+      dsmip.onPacket = (packet, from) => onSignalling(packet, from);
+      log(`RFC 5555: BUs from IPv4 care-of addresses on ${config.ipv4Address}:${DSMIPV6_UDP_PORT}`);
+    } catch (e) {
+      log(`RFC 5555: cannot bind ${config.ipv4Address}:${DSMIPV6_UDP_PORT}: ${(e as Error).message}`);
+    }
+  }
 
   // A probe is answered on the path it came by: to its outer source, through the uplink it arrived on.
   // The hold time reported is 0: the reply leaves within the same turn of this thread.
@@ -211,6 +238,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       if (stopped) return;
       stopped = true;
       await ike?.stop();
+      dsmip?.close();
       timer.stop();
       lateness.stop();
       control.stop();

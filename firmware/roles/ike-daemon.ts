@@ -227,6 +227,13 @@ export class RouterIke {
     if (!session || !sa || sa.state !== "established") return;
     // Already there (e.g. the uplink was declared none and back within a moment): nothing moves, nothing is re-established.
     if (sa.local.address === this.#ikeAddress(index)) return;
+    if (this.#ikeAddress(index).includes(":") !== sa.remote.address.includes(":")) {
+      // An IPv4 care-of address (RFC 5555) while the IKE SA runs over IPv6, or the reverse: the IKE SA stays where it
+      // is; its CHILD_SA serves every CoA (ESP in UDP over the IPv4 one), and a NATed address should not carry
+      // address updates anyway (RFC 7296 §2.23).
+      this.#counters.increment("router.ike.move-skipped.other-family");
+      return;
+    }
     if (this.#addressUpdate === "k-bit" && this.kBitAgreed()) {
       // RFC 4877 §7.4: the BA with K=1 for the BU from the new care-of address arrived; the home agent moved its end when it accepted it.
       session.endpoint.moveAddresses(sa, this.#ikeAddress(index), undefined);

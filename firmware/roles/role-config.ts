@@ -14,9 +14,12 @@ import { MultiCoaModes, SecretRefSchema } from "../config/schema.ts";
 import { MultiCoaSchema } from "../multicoa/mode-config.ts";
 import { resolveSecret, secretText } from "../config/secrets.ts";
 import { IkeRoleSchema } from "./ike-config.ts";
-import { parseIpv6, parsePrefix } from "../wire/address.ts";
+import { parseIpv4, parseIpv6, parsePrefix } from "../wire/address.ts";
 
 const Ipv6 = v.pipe(v.string(), v.check((t) => parseIpv6(t) !== undefined, "must be an IPv6 address"));
+const Ipv4 = v.pipe(v.string(), v.check((t) => parseIpv4(t) !== undefined, "must be an IPv4 address"));
+/** An uplink's care-of address: IPv6, or IPv4 for an IPv4-only uplink (RFC 5555, registered UDP-encapsulated). */
+const CareOfAddress = v.pipe(v.string(), v.check((t) => parseIpv6(t) !== undefined || parseIpv4(t) !== undefined, "must be an IPv6 or IPv4 address"));
 const Ipv6Prefix = v.pipe(v.string(), v.check((t) => parsePrefix(t) !== undefined && t.includes(":"), "must be an IPv6 prefix address/length"));
 const InterfaceName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, "must be a Linux interface name"));
 const Spi = v.pipe(v.number(), v.integer(), v.minValue(256, "SPIs 0-255 are reserved (RFC 4303 §2.1)"), v.maxValue(0xffff_ffff));
@@ -64,7 +67,8 @@ const Uplink = v.strictObject({
   interface: InterfaceName,
   /** RFC 5648 Binding Identifier of this uplink's care-of address. */
   bindingId: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(0xffff)),
-  careOfAddress: Ipv6,
+  /** IPv6, or IPv4 on an IPv4-only uplink: then BU/BA go in UDP to port 4191 and ESP in UDP to 4500 (RFC 5555, needs `homeAgentIpv4`). */
+  careOfAddress: CareOfAddress,
   mtu: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1280), v.maxValue(9000)), 1500),
   /** What kind of link this is, for flow rules that name kinds (firmware/links). */
   kind: v.optional(v.picklist(["cellular", "wifi", "wired"]), "cellular"),
@@ -75,6 +79,8 @@ export const RouterConfigSchema = v.pipe(
     role: v.literal("router"),
     homeAddress: Ipv6,
     homeAgent: Ipv6,
+    /** The home agent's IPv4 address (RFC 5555): where uplinks with an IPv4 care-of address send BUs (UDP 4191) and ESP (UDP 4500). */
+    homeAgentIpv4: v.optional(Ipv4),
     mobileNetworkPrefixes: v.pipe(v.array(Ipv6Prefix), v.minLength(1, "a mobile router needs a mobile network prefix (RFC 3963 §5.1)")),
     /** The mobile network side: traffic arriving on this interface goes into the tunnel (policy rule). */
     lan: v.strictObject({ interface: InterfaceName, address: Ipv6 }),
@@ -103,6 +109,8 @@ export const RouterConfigSchema = v.pipe(
   v.transform(withSecurity),
   v.check((c) => keyed(c), KEYED_MESSAGE),
   v.check((c) => new Set(c.uplinks.map((u) => u.bindingId)).size === c.uplinks.length, "binding ids must be unique"),
+  v.check((c) => c.homeAgentIpv4 !== undefined || c.uplinks.every((u) => parseIpv6(u.careOfAddress) !== undefined), "an uplink with an IPv4 care-of address needs homeAgentIpv4 (RFC 5555)"),
+  v.check((c) => c.security === "ikev2" || c.uplinks.every((u) => parseIpv6(u.careOfAddress) !== undefined), 'an IPv4 care-of address needs security "ikev2" (its ESP goes in UDP on the NAT-T socket)'),
 );
 
 const MobileRouter = v.pipe(
@@ -122,6 +130,13 @@ export const HomeAgentConfigSchema = v.strictObject({
   role: v.literal("homeagent"),
   /** The home agent address (RFC 6275 §2): where BUs and ESP from mobile routers arrive. */
   address: Ipv6,
+  /**
+   * RFC 5555: the home agent's IPv4 address. With it, BUs from IPv4 care-of addresses are taken on UDP port
+   * 4191 (NAT detection, BA back the same way) and ESP in UDP from them on the NAT-T socket.
+   */
+  ipv4Address: v.optional(Ipv4),
+  /** RFC 5555: the Refresh time (seconds) of the NAT Detection option when a NAT is found (NATKATIMEOUT, 110). */
+  natKeepaliveSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(0xffff_fffe)), 110),
   /** The interface towards the mobile routers, and its MTU. */
   uplink: v.strictObject({ interface: InterfaceName, mtu: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1280), v.maxValue(9000)), 1500) }),
   tunnel: v.strictObject({ interface: InterfaceName }),

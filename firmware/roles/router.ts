@@ -15,6 +15,7 @@ import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts
 import { routerSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeKeyRing } from "./link-probes.ts";
 import { RouterIke } from "./ike-daemon.ts";
+import { RouterDsmip } from "./dsmip-router.ts";
 import { AUTH_OPTION_ESP_SUITE, authOptionSecurity, mnHaAssociation } from "./auth-option-security.ts";
 import { type RouterConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
@@ -69,8 +70,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       tunnelSuite: ike?.loop.tunnelSuite ?? (mnHa ? AUTH_OPTION_ESP_SUITE : staticKeys(config.ipsec).tunnel.suite),
       ...(ike ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort } : {}),
       batchSize: config.loop.batchSize,
-      uplinks: config.uplinks.map((u) => ({ id: u.id, interfaceName: u.interface, mtu: u.mtu, sourceAddress: u.careOfAddress })),
+      // An IPv4 care-of address (RFC 5555): ESP in UDP to the home agent's IPv4 address on that uplink.
+      uplinks: config.uplinks.map((u) => ({ id: u.id, interfaceName: u.interface, mtu: u.mtu, ...(u.careOfAddress.includes(":") ? { sourceAddress: u.careOfAddress } : { ipv4Address: u.careOfAddress }) })),
       homeAgentAddress: config.homeAgent,
+      ...(config.homeAgentIpv4 !== undefined ? { homeAgentIpv4Address: config.homeAgentIpv4 } : {}),
       tooBigSource: config.lan.address,
       // ESN and a replay window sized for multi-path reordering (ipsec.multiCoa, docs/modes.md).
       sas: security.value.tunnelSas.map((sa) => ({ ...sa, replayWindow: config.ipsec.multiCoa.replayWindow, extendedSequenceNumbers: config.ipsec.multiCoa.extendedSequenceNumbers })),
@@ -101,6 +104,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     {
       homeAddress: config.homeAddress,
       homeAgentAddress: config.homeAgent,
+      ...(config.homeAgentIpv4 !== undefined ? { homeAgentIpv4Address: config.homeAgentIpv4 } : {}),
       mobileNetworkPrefixes: prefixes,
       prefixMode: "explicit",
       // RFC 6275 §6.1.7: with manual keys the K bit MUST be 0; with IKEv2 it is 1 when the IKE SA moves by it (RFC 4877 §7.4, ike.addressUpdate).
@@ -112,6 +116,9 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     counters,
   );
   const uplinkIndex = new Map(config.uplinks.map((u, i) => [u.id, i]));
+  // RFC 5555: BU/BA of IPv4-only uplinks in UDP to the home agent's port 4191 (firmware/roles/dsmip-router.ts).
+  const ipv4Uplinks = config.uplinks.flatMap((u, index) => (u.careOfAddress.includes(":") ? [] : [{ index, id: u.id, bindingId: u.bindingId, careOfAddress: u.careOfAddress }]));
+  const dsmip = ipv4Uplinks.length > 0 && config.homeAgentIpv4 !== undefined ? await RouterDsmip.open(ipv4Uplinks, config.homeAgentIpv4, counters, log) : undefined;
   // The multi-CoA design (firmware/multicoa, ipsec.multiCoaMode): registrations, BU routing, per-flow uplinks.
   if (config.ipsec.multiCoa.bypass.length > 0) log(`WARNING: ${config.ipsec.multiCoa.bypass.length} flow(s) configured to bypass IPsec: ${config.ipsec.multiCoa.bypass.map((b) => b.name).join(", ")}`);
   const multiCoa = createRouterMode(config.ipsec.multiCoaMode, { bul, uplinks: modeUplinks(config.uplinks), config: config.ipsec.multiCoa, preferred: active, log });
@@ -128,7 +135,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
           log(`BU not sent: ${sealed.error}`);
           continue;
         }
-        handle.sendSignalling(index, routed.destination, sealed.value);
+        if (routed.ipv4Encapsulation !== undefined) dsmip?.send(index, sealed.value, routed.ipv4Encapsulation.destination);
+        else handle.sendSignalling(index, routed.destination, sealed.value);
         counters.increment("router.bu.sent");
         counters.increment("router.signalling.bytes", sealed.value.length);
       }
@@ -177,6 +185,18 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     bul.handleMessage({ message: r.message, source: r.source, destination: r.routingType2Address ?? r.destination }, monotonicNow());
     drive();
   };
+  if (dsmip) {
+    // A BA over UDP (RFC 5555 §4.1) goes through the same ESP transport check as one over IPv6.
+    dsmip.onPacket = (uplink, packet) => handle.onSignalling(uplink, packet);
+    dsmip.watch(
+      (index) => ({ rx: handle.hotCounters.uplink(index, "rx"), tx: handle.hotCounters.uplink(index, "tx") }),
+      (index) => multiCoa.isRegistered(config.uplinks[index]!.id),
+      bul,
+      monotonicNow,
+      drive,
+      log,
+    );
+  }
   if (ike) {
     // RFC 4877 §4.3: the first BU goes out once its transport-mode SA exists.
     ike.onSignallingReady = startLinks;
@@ -312,6 +332,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       drive();
       await Bun.sleep(DEREGISTRATION_GRACE_MS);
       await ike?.stop();
+      dsmip?.close();
       timer.stop();
       lateness.stop();
       control.stop();

@@ -45,7 +45,7 @@ describe("role config", () => {
     const bad = load({ ...router, activeUplink: "wifi", uplinks: [{ ...router.uplinks[0], careOfAddress: "nope" }] });
     expect(bad.ok).toBe(false);
     if (bad.ok) return;
-    expect(bad.error).toContain("uplinks.0.careOfAddress: must be an IPv6 address");
+    expect(bad.error).toContain("uplinks.0.careOfAddress: must be an IPv6 or IPv4 address");
     const spi = load({ ...router, ipsec: { ...router.ipsec, tunnel: { ...pair, outbound: { spi: 255, key: key("KA") } } } });
     expect(!spi.ok && spi.error).toContain("ipsec.tunnel.outbound.spi: SPIs 0-255 are reserved");
     const inline = load({ ...router, ipsec: { ...router.ipsec, tunnel: { ...pair, outbound: { spi: 4096, key: "00112233" } } } });
