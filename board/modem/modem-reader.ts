@@ -92,23 +92,29 @@ export class MmcliReader implements LinkMetricsSource {
   }
 }
 
-/** Reads `qmicli -d <device> -p --nas-get-signal-info` (through qmi-proxy, so ModemManager may share the device). */
+/**
+ * Reads `qmicli -d <device> -p --nas-get-signal-info` (through qmi-proxy, so ModemManager may share the
+ * device). With `mbim`, QMI goes inside MBIM (`--device-open-mbim`; libqmi then opens the port through
+ * mbim-proxy): only Qualcomm-based MBIM modems, which carry the QMI-over-MBIM service, answer.
+ */
 export class QmicliReader implements LinkMetricsSource {
   readonly kind = "cellular" as const;
   readonly link: LinkId;
   readonly #common: CellularReaderCommon;
   readonly #device: string;
   readonly #runner: CommandRunner;
+  readonly #mbim: boolean;
 
-  constructor(common: CellularReaderCommon & { readonly device: string; readonly runner: CommandRunner }) {
+  constructor(common: CellularReaderCommon & { readonly device: string; readonly runner: CommandRunner; readonly mbim?: boolean }) {
     this.link = common.link;
     this.#common = common;
     this.#device = common.device;
     this.#runner = common.runner;
+    this.#mbim = common.mbim ?? false;
   }
 
   async read(now: Instant): Promise<Result<LinkSample, LinkMetricsError>> {
-    const argv = ["qmicli", "-d", this.#device, "-p", "--nas-get-signal-info"];
+    const argv = ["qmicli", "-d", this.#device, "-p", ...(this.#mbim ? ["--device-open-mbim"] : []), "--nas-get-signal-info"];
     const out = await this.#runner.run(argv, this.#common.timeoutMs ?? 5000);
     if (out.exitCode !== 0) return sample(this.#common, now, toolFailure("qmicli", argv, out, this.#common.counters));
     const parsed = parseQmicliSignal(out.stdout, this.#common.counters);
