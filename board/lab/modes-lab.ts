@@ -27,14 +27,14 @@ const CN_PORT = 4001;
 /**
  * The router's link settings in the lab (device config `uplinks[]` and `selection`), what a vehicle router
  * would ship for fast failover: each uplink probed through the tunnel every 25 ms while it carries traffic
- * (125 ms as a standby), the reply timeout adaptive (SRTT + 4·RTTVAR) between 150 and 400 ms, down after 3 of
+ * (125 ms as a standby), the reply timeout adaptive (SRTT + 4·RTTVAR) between 200 and 400 ms, down after 3 of
  * the last 5 probes lost, up again after 3 answers in a row, then held 500 ms × the flap-damping factor
  * (a link that never failed is not held); traffic moves by choice at most once a second.
  * Carrier loss and address changes need no probe: netlink events reach the engine at once.
  */
 export const MODES_DEVICE_SETTINGS = {
   probeIntervalMs: 25,
-  probeTimeoutMs: 150,
+  probeTimeoutMs: 200,
   selection: { downCount: 3, upCount: 3, recoveryHoldMs: 500, minimumDwellMs: 1000, maxSwitchesPerWindow: 20, switchWindowSeconds: 60 },
 } as const;
 
@@ -62,6 +62,11 @@ export interface ModeRunOptions {
   readonly authOption?: Record<string, unknown>;
   /** A tshark display filter of packets the run expects in clear on mr's uplinks (a bypass flow): not counted as leaks. */
   readonly clearAllowed?: string;
+  /**
+   * A second flow beside the measured one (same rate, both ways): lan port `lanPort` ↔ cn port `cnPort`,
+   * e.g. the flow a bypass selector matches. Its reports are `second`.
+   */
+  readonly secondFlow?: { readonly lanPort: number; readonly cnPort: number };
   readonly log?: (line: string) => void;
   /** Keep the pcaps and logs (the lab's work folder is deleted otherwise). */
   readonly keepFiles?: string;
@@ -87,6 +92,8 @@ export interface ModeRunResult {
   readonly scenario: string;
   readonly up: StreamReport;
   readonly down: StreamReport;
+  /** The second flow's reports (`secondFlow`), uplink direction (lan → cn) first. */
+  readonly second?: { readonly up: StreamReport; readonly down: StreamReport };
   readonly lostUp: number;
   readonly lostDown: number;
   /** The longest time either direction received nothing (ms). */
@@ -117,6 +124,8 @@ export interface ModeRunResult {
   readonly decisions: readonly (EngineDecision & { readonly atMs: number })[];
   /** Round-trip time to the home agent over each uplink up at start: the router's in-tunnel probes (mean over its window, ms). */
   readonly rttMs: Partial<Record<AccessLinkName, number>>;
+  /** The same over the bare network (ICMPv6 echo from the uplink to the home agent's core address, median of 5, ms). */
+  readonly pingRttMs: Partial<Record<AccessLinkName, number>>;
 }
 
 type IkeStatus = { ike?: unknown; children?: unknown[] };
@@ -320,6 +329,12 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       });
       const rttMs: Partial<Record<AccessLinkName, number>> = {};
       for (const l of o.scenario.initiallyUp) rttMs[l] = links.find((x) => x.id === l)!.rttMs!;
+      const pingRttMs: Partial<Record<AccessLinkName, number>> = {};
+      for (const l of o.scenario.initiallyUp) {
+        const rtt = await lab.exec("mr", ["ping", "-6", "-n", "-c", "5", "-i", "0.05", "-I", t.access[l].router.name, ipv6Of(t.coreHomeAgent)]);
+        const rtts = [...rtt.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+        if (rtts.length > 0) pingRttMs[l] = rtts[rtts.length >> 1]!;
+      }
 
       const files = ACCESS_LINKS.map((l) => join(dir, `${l}.pcap`));
       const stops = [];
@@ -337,11 +352,14 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       const cn = ipv6Of(t.correspondent);
       const cnStream = stream("cn", cn, CN_PORT, lan, LAN_PORT);
       const lanStream = stream("lan", lan, LAN_PORT, cn, CN_PORT);
-      const reports = [lanStream, cnStream].map(async (p) => {
+      const report = async (p: LabProcess) => {
         let out = "";
         await drain(p.process.stdout, (line) => (out += line));
         return JSON.parse(out) as StreamReport;
-      });
+      };
+      const reports = [lanStream, cnStream].map(report);
+      const f = o.secondFlow;
+      const secondReports = f ? [stream("cn", cn, f.cnPort, lan, f.lanPort), stream("lan", lan, f.lanPort, cn, f.cnPort)].map(report) : [];
       const streamStart = startAt - performance.timeOrigin;
       for (const step of o.scenario.steps) {
         const wait = streamStart + step.atMs - performance.now();
@@ -351,6 +369,8 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         await step.run(lab);
       }
       const [lanReport, cnReport] = await Promise.all(reports);
+      // cn received the second flow's uplink direction, lan its downlink.
+      const [secondUp, secondDown] = await Promise.all(secondReports);
       const after = { router: await routerCommand("counters"), homeAgent: await homeAgentCommand("counters"), cpu: cpuTicks(router.pid), at: performance.now() };
       for (const stop of stops) await stop();
       // Let the designs settle (a last BU/BA) before the end state is read.
@@ -403,6 +423,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         scenario: o.scenario.name,
         up,
         down,
+        ...(secondUp && secondDown ? { second: { up: secondUp, down: secondDown } } : {}),
         lostUp: lanReport!.sent - cnReport!.received,
         lostDown: cnReport!.sent - lanReport!.received,
         outageMs: Math.round(Math.max(0, ...up.gaps.map((g) => g.ms), ...down.gaps.map((g) => g.ms))),
@@ -425,6 +446,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         registeredAtEnd: bindings.map((b) => nameOf(b.careOfAddress.address)),
         decisions: ordered.filter((d) => d.at >= streamEpoch).map((d) => ({ ...d, atMs: Math.round(d.at - streamEpoch) })),
         rttMs,
+        pingRttMs,
       };
     } finally {
       gathering = false;

@@ -100,6 +100,12 @@ export interface RouterLinkMetrics {
 }
 
 const DEFAULT_SAMPLE_MS = 1000;
+/**
+ * A timer this late means this thread was stalled (a loaded host): probe replies that arrived meanwhile
+ * may still wait in the queue behind the timer. The turn (which expires unanswered probes) then runs once
+ * after them instead of counting them lost.
+ */
+const LATE_TURN_MS = 20;
 
 /** Rules after which the link's health may have crossed between usable and down. */
 const HEALTH_RULES: ReadonlySet<string> = new Set<HealthRule>(["hard-down", "probe-window", "quality-fail", "quality-recover", "recovered", "answering-poorly"]);
@@ -132,6 +138,8 @@ export class RouterLinks {
   readonly #careOf = new Map<string, string>();
   /** The last verdict given to `linkUsable` (absent: none yet; links with carrier at start are usable). */
   readonly #usable = new Map<string, boolean>();
+  /** The engine's latest health verdict per link: usable, down by probes, or down hard (carrier, operstate). */
+  readonly #verdicts = new Map<string, "usable" | "silent" | "hard-down">();
 
   constructor(options: RouterLinksOptions, policy: LinkPolicyConfig, links: readonly LinkConfig[]) {
     this.#o = options;
@@ -143,7 +151,7 @@ export class RouterLinks {
     for (const u of options.uplinks) this.#careOf.set(u.id, u.careOfAddress);
     this.#timer = new CoreTimer(
       () => this.#engine?.pollTimeout(),
-      (now) => this.#turn(now),
+      (now) => this.#timerTurn(now),
     );
     this.reconfigure(policy, links);
   }
@@ -286,6 +294,27 @@ export class RouterLinks {
     if (this.#sampler) clearInterval(this.#sampler);
   }
 
+  #deferredDue: Instant | undefined;
+  #deferring = false;
+
+  #timerTurn(now: Instant): void {
+    // (The timer re-arms at once while a deferred turn waits: those firings only wait with it.)
+    if (this.#deferring) return;
+    const due = this.#engine?.pollTimeout();
+    if (due !== undefined && now - due > LATE_TURN_MS && this.#deferredDue !== due) {
+      this.#deferredDue = due;
+      this.#deferring = true;
+      this.#o.counters.increment("router.link.late-turn");
+      setImmediate(() => {
+        this.#deferring = false;
+        this.#turn(monotonicNow());
+        this.#timer.rearm();
+      });
+      return;
+    }
+    this.#turn(now);
+  }
+
   /** One engine turn: timeouts, then probes out, actions, decisions. */
   #turn(now: Instant): void {
     const engine = this.#engine;
@@ -312,6 +341,7 @@ export class RouterLinks {
     const decisions: LinkDecision[] = [];
     for (let d = engine.pollDecision(); d !== undefined; d = engine.pollDecision()) decisions.push(d);
     for (const d of decisions) this.#verdict(d);
+    if (decisions.length > 0) this.#tellUsable();
     for (let a = engine.pollAction(); a !== undefined; a = engine.pollAction()) {
       switch (a.kind) {
         case "prepare":
@@ -452,16 +482,32 @@ export class RouterLinks {
     return true;
   }
 
-  /** A health decision that crossed between usable and down goes to the router before the turn's actions. */
+  /** A health decision: the link's verdict (passed on by `#tellUsable`). */
   #verdict(d: LinkDecision): void {
     if (d.link === undefined || !HEALTH_RULES.has(d.rule)) return;
     const health = d.links.find((l) => l.link === d.link)?.health;
-    const usable = health === "up" || health === "degraded" ? true : health === "down" ? false : undefined;
-    if (usable === undefined || this.#usable.get(d.link) === usable) return;
-    // The first verdict on a link that came up at start is no news (the router counted it usable already).
-    const first = !this.#usable.has(d.link);
-    this.#usable.set(d.link, usable);
-    if (first && usable) return;
-    this.#o.actions.linkUsable?.(d.link, usable);
+    if (health === "up" || health === "degraded") this.#verdicts.set(d.link, "usable");
+    else if (health === "down") this.#verdicts.set(d.link, d.rule === "hard-down" ? "hard-down" : "silent");
   }
+
+  /**
+   * Tells the router which links changed between usable and down, before the turn's actions. A link
+   * silenced by its probes alone is left only while another link is usable: with nowhere to go, leaving it
+   * gains nothing, and a false verdict (a stalled peer, a loaded host) would stop all traffic. It is left
+   * as soon as another link answers. Carrier or operstate loss is left at once.
+   */
+  #tellUsable(): void {
+    const anotherUsable = (id: string) => [...this.#verdicts].some(([other, v]) => other !== id && v === "usable");
+    for (const [id, v] of this.#verdicts) {
+      const usable = v === "usable" || (v === "silent" && !anotherUsable(id));
+      if (v === "silent" && usable && this.#usable.get(id) !== usable) this.#o.counters.increment("router.link.kept-last");
+      const told = this.#usable.get(id);
+      if (told === usable) continue;
+      this.#usable.set(id, usable);
+      // The first verdict on a link that came up at start is no news (the router counted it usable already).
+      if (told === undefined && usable) continue;
+      this.#o.actions.linkUsable?.(id, usable);
+    }
+  }
+
 }
