@@ -4,6 +4,7 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createLab, type Lab, type LabProcess } from "../../board/lab/lab.ts";
 import { ipv4Of, ipv6Of } from "../../board/lab/topology.ts";
+import { makeLteIpv4Only } from "../../board/lab/nat-rebinding.ts";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 
 const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
@@ -36,6 +37,12 @@ export interface IkeDataplaneOptions {
    */
   readonly natIpv4?: boolean;
   /**
+   * Mobile IPv6 over IPv4 (RFC 5555): LTE is IPv4-only behind the NAT (`makeLteIpv4Only`), the router registers BID 1
+   * with its IPv4 CoA in UDP to port 4191 and BID 2 (Wi-Fi) with its IPv6 CoA; the IKE SA runs over Wi-Fi, LTE's ESP
+   * goes in UDP to the home agent's IPv4 port 4500. Wi-Fi is the active uplink at start.
+   */
+  readonly dsmip?: boolean;
+  /**
    * ESN on the tunnel SAs (ipsec.multiCoa.extendedSequenceNumbers; the daemons' default is on). Off here by
    * default: tshark 4.0's esp_sa table has no ESN field, so it could not check the ICVs of the capture.
    */
@@ -64,11 +71,13 @@ async function drain(stream: ReadableStream<Uint8Array>, onLine: (line: string) 
 
 export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promise<IkeDataplaneLab> {
   const lab = await createLab({ tag: options.tag, profiles: { lte: "off", wifi: "off" } });
+  const dsmip = options.dsmip === true;
   const logs: string[] = [];
   const processes: LabProcess[] = [];
   try {
     const t = lab.topology;
     const dir = lab.workDir;
+    if (dsmip) await makeLteIpv4Only(lab);
     const homeAgentAddress = ipv6Of(t.homeAgentHome);
     const pskFile = join(dir, "psk");
     writeFileSync(pskFile, PSK, { mode: 0o600 });
@@ -79,7 +88,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
       ...(options.proposals ? { proposals: options.proposals } : {}),
       ...(options.espProposals ? { espProposals: options.espProposals } : {}),
       childRekeySeconds: options.childRekeySeconds ?? 3600,
-      ...(options.natIpv4 ? {} : { addressUpdate: options.addressUpdate ?? "mobike" }),
+      ...(options.natIpv4 ? {} : { addressUpdate: options.addressUpdate ?? (dsmip ? "k-bit" : "mobike") }),
       ikeRekeySeconds: options.ikeRekeySeconds ?? 14_400,
       ...over,
     });
@@ -92,14 +101,15 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
         role: "router",
         homeAddress: HOME_ADDRESS,
         homeAgent: homeAgentAddress,
+        ...(dsmip ? { homeAgentIpv4: ipv4Of(t.coreHomeAgent) } : {}),
         mobileNetworkPrefixes: [t.mobileNetworkPrefix],
         lan: { interface: t.mobileRouterLan.name, address: ipv6Of(t.mobileRouterLan) },
         tunnel: { interface: "mnr0" },
         uplinks: [
-          { id: "lte", interface: t.access.lte.router.name, bindingId: 1, careOfAddress: ipv6Of(t.access.lte.router) },
+          { id: "lte", interface: t.access.lte.router.name, bindingId: 1, careOfAddress: dsmip ? ipv4Of(t.access.lte.router) : ipv6Of(t.access.lte.router) },
           { id: "wifi", interface: t.access.wifi.router.name, bindingId: 2, careOfAddress: ipv6Of(t.access.wifi.router) },
         ],
-        activeUplink: "lte",
+        activeUplink: dsmip ? "wifi" : "lte",
         security: "ikev2",
         ike: ike({
           remoteId: homeAgentAddress,
@@ -116,6 +126,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
       JSON.stringify({
         role: "homeagent",
         address: homeAgentAddress,
+        ...(dsmip ? { ipv4Address: ipv4Of(t.coreHomeAgent) } : {}),
         uplink: { interface: t.coreHomeAgent.name },
         tunnel: { interface: "mnh0" },
         mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike(options.natIpv4 ? { localAddress: ipv4Of(t.coreHomeAgent), signalling: false } : {}), ipsec: { ...(options.multiCoaMode ? { multiCoaMode: options.multiCoaMode } : {}), multiCoa: { extendedSequenceNumbers: options.extendedSequenceNumbers ?? false } } }],
@@ -123,7 +134,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
         loop,
       }),
     );
-    for (const name of ["lte", "wifi"] as const) {
+    for (const name of dsmip ? (["wifi"] as const) : (["lte", "wifi"] as const)) {
       const a = t.access[name];
       await lab.exec("mr", ["ip", "-6", "route", "replace", "default", "via", ipv6Of(a.gateway), "dev", a.router.name, "metric", name === "lte" ? "2000" : "2001"]);
     }
@@ -199,6 +210,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
       },
     };
     if (options.natIpv4) await harness.waitForLog(/homeagent: .*CHILD_SA payload tunnel .* in UDP/, 15_000);
+    else if (dsmip) await harness.waitForLog(/homeagent: .*binding: .*"bindingId":1,.*"family":"ipv4"/, 20_000);
     else await harness.waitForBinding(ipv6Of(t.access.lte.router));
     return harness;
   } catch (e) {
