@@ -36,6 +36,11 @@ export interface Scenario {
     readonly registered: readonly AccessLinkName[];
     /** No packet may be lost (make-before-break). */
     readonly lossless: boolean;
+    /**
+     * The router's link-engine rules that may report the first event (its detection): carrier loss is
+     * `hard-down` (netlink) unless the probes' silence (`probe-window`) came first; none when no link changes.
+     */
+    readonly detectedBy: readonly string[];
   };
 }
 
@@ -63,7 +68,7 @@ export const SCENARIOS: readonly Scenario[] = [
     initiallyUp: ["lte"],
     durationMs: 6000,
     steps: [{ atMs: EVENT_AT, what: "Wi-Fi carrier up", run: (lab) => lab.restore("wifi") }],
-    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: true },
+    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: true, detectedBy: ["recovered"] },
   },
   {
     name: "break",
@@ -72,7 +77,7 @@ export const SCENARIOS: readonly Scenario[] = [
     initiallyUp: ["lte", "wifi"],
     durationMs: 5000,
     steps: [{ atMs: EVENT_AT, what: "Wi-Fi carrier lost", run: (lab) => lab.cut("wifi", "carrier") }],
-    expect: { finalUplink: "lte", registered: ["lte"], lossless: false },
+    expect: { finalUplink: "lte", registered: ["lte"], lossless: false, detectedBy: ["hard-down", "probe-window"] },
   },
   {
     name: "blackhole",
@@ -81,7 +86,7 @@ export const SCENARIOS: readonly Scenario[] = [
     initiallyUp: ["lte", "wifi"],
     durationMs: 5000,
     steps: [{ atMs: EVENT_AT, what: "Wi-Fi silently drops everything", run: (lab) => lab.cut("wifi", "blackhole") }],
-    expect: { finalUplink: "lte", registered: ["lte"], lossless: false },
+    expect: { finalUplink: "lte", registered: ["lte"], lossless: false, detectedBy: ["probe-window"] },
   },
   {
     name: "flapping",
@@ -95,7 +100,7 @@ export const SCENARIOS: readonly Scenario[] = [
       { atMs: 3100, what: "Wi-Fi drops", run: (lab) => lab.cut("wifi", "blackhole") },
       { atMs: 3900, what: "Wi-Fi back", run: (lab) => lab.restore("wifi") },
     ],
-    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false },
+    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false, detectedBy: ["probe-window"] },
   },
   {
     name: "address-change",
@@ -115,7 +120,7 @@ export const SCENARIOS: readonly Scenario[] = [
         },
       },
     ],
-    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false },
+    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false, detectedBy: ["address-change"] },
   },
   {
     name: "nat-rebinding",
@@ -125,7 +130,7 @@ export const SCENARIOS: readonly Scenario[] = [
     durationMs: 5000,
     steps: [],
     unavailable: "needs ESP in UDP (RFC 3948) over the IPv4 LTE uplink in the daemons' static-key path",
-    expect: { finalUplink: "lte", registered: ["lte"], lossless: false },
+    expect: { finalUplink: "lte", registered: ["lte"], lossless: false, detectedBy: [] },
   },
   {
     name: "degraded",
@@ -151,7 +156,7 @@ export const SCENARIOS: readonly Scenario[] = [
         },
       },
     ],
-    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false },
+    expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false, detectedBy: [] },
   },
 ];
 

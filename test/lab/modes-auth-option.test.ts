@@ -28,7 +28,7 @@ const STEADY: Scenario = {
   initiallyUp: ["lte", "wifi"],
   durationMs: 1000,
   steps: [],
-  expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: true },
+  expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: true, detectedBy: [] },
 };
 
 async function counters(run: LiveRun, side: "router" | "homeagent"): Promise<Record<string, number>> {
@@ -157,7 +157,7 @@ function run<T>(o: Omit<ModeRunOptions, "tag" | "after">, after?: (live: LiveRun
     let checked: T | undefined;
     const result = await runModeScenario({
       ...o,
-      tag: "h17",
+      tag: "mdla",
       ...(logs ? { log: (line: string) => void logs.push(line) } : {}),
       ...(after ? { after: async (live: LiveRun) => void (checked = await after(live)) } : {}),
     });

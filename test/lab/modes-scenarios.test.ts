@@ -1,4 +1,5 @@
-// Every multi-CoA design × scenario with real router and home agent processes (root): traffic recovers, nothing protected
+// Every multi-CoA design × scenario with real router and home agent processes (root): the router's own link engine (netlink
+// carrier/addresses, in-tunnel probes) detects the event and drives the design; traffic recovers, nothing protected
 // leaves in clear, the binding cache and the design end in the expected state. Two runs at a time; the whole matrix with
 // MONAMI_MODES_FULL=1 (CI runs the designs and scenarios below: make-before-break, break, blackhole, address change;
 // the IKEv2-keyed designs `mobike` and `per-coa` only make-before-break and break).
@@ -28,7 +29,7 @@ function schedule(mode: MultiCoaMode, name: string): Promise<ModeRunResult> {
   const promise = new Promise<ModeRunResult>((resolve, reject) => {
     queue.push(async () => {
       try {
-        resolve(await runModeScenario({ mode, scenario: SCENARIOS.find((s) => s.name === name)!, tag: "h14" }));
+        resolve(await runModeScenario({ mode, scenario: SCENARIOS.find((s) => s.name === name)!, tag: "mdl" }));
       } catch (e) {
         reject(e);
       }
@@ -66,6 +67,14 @@ describe.skipIf(!canRun)("multi-CoA designs × scenarios (real daemons, lab)", (
           // A break costs at most a second of traffic each way (detection + one BU round trip, with margin).
           expect(r.lostUp, summary).toBeLessThan(1000);
           expect(r.lostDown, summary).toBeLessThan(1000);
+        }
+        // The router's link engine saw the event itself (netlink or its probes), and said so in its decision records.
+        if (s.expect.detectedBy.length > 0) {
+          expect(r.detectionMs, summary).toBeDefined();
+          const first = r.decisions.find((d) => d.atMs >= s.steps[0]!.atMs && s.expect.detectedBy.includes(d.rule) && d.to === "wifi");
+          expect(first, summary).toBeDefined();
+          // Detection is bounded: carrier and addresses at once, silence within the probes' timeout and N-of-M (loaded CI: generous).
+          expect(r.detectionMs!, summary).toBeLessThan(s.name === "make-before-break" ? 3000 : 1500);
         }
         // Nothing protected in clear on either uplink, and ESP was really there.
         expect(r.plaintextLeaks, summary).toBe(0);

@@ -20,7 +20,7 @@ const STEADY: Scenario = {
   initiallyUp: ["lte", "wifi"],
   durationMs: 1000,
   steps: [],
-  expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: true },
+  expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: true, detectedBy: [] },
 };
 
 async function counter(run: LiveRun, name: string): Promise<number> {
@@ -40,7 +40,7 @@ describe.skipIf(!canRun)("multi-CoA designs: security (real daemons, lab)", () =
     await runModeScenario({
       mode: "simultaneous",
       scenario: STEADY,
-      tag: "h14s",
+      tag: "mdls",
       after: async (run) => {
         const t = run.lab.topology;
         const delivered = await counter(run, "tun.tx.packets");
@@ -70,7 +70,7 @@ describe.skipIf(!canRun)("multi-CoA designs: security (real daemons, lab)", () =
     await runModeScenario({
       mode: "primary",
       scenario: STEADY,
-      tag: "h14s",
+      tag: "mdls",
       after: async (run) => {
         const t = run.lab.topology;
         const status = await run.homeAgentCommand("status");
