@@ -11,7 +11,7 @@ import { simulatedBoard } from "../../../board/boards/simulated.ts";
 import type { AtPort } from "../../../board/modem/at-port.ts";
 import { parseMmcliModemList, parseMmcliModemPorts } from "../../../board/modem/mmcli-modem.ts";
 import { Counters } from "../../../firmware/core/counters.ts";
-import { instant, type Instant } from "../../../firmware/core/instant.ts";
+import { instant } from "../../../firmware/core/instant.ts";
 import { err, ok, type Result } from "../../../firmware/core/result.ts";
 import type { UplinkConfig } from "../../../firmware/config/schema.ts";
 import { validateConfig } from "../../../firmware/config/validate.ts";
@@ -287,7 +287,7 @@ describe("radio sources", () => {
       expect([...r.sources.keys()]).toEqual(["lte0", "wifi0"]);
       expect(logs).toEqual(["radio of lte0: trace unit, link cell", "radio of wifi0: trace unit, link wifi0"]);
       clock = 600;
-      const s = await r.sources.get("lte0")!.read(instant(600) as Instant);
+      const s = await r.sources.get("lte0")!.read(instant(600));
       expect(s.ok && s.value).toMatchObject({ link: "lte0", at: 600, radio: { kind: "cellular", rsrpDbm: -90, sinrDb: 12 } });
       writeFileSync(path, "not a trace");
       expect(() => build({ board: simulatedBoard(dir), uplinks: sims, env: { MONAMI_SIM_LINK_TRACE: path } })).toThrow(/MONAMI_SIM_LINK_TRACE/);
