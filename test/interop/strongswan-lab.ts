@@ -100,6 +100,19 @@ export function listSas(dir: string, uri: string): Record<string, Record<string,
   return out;
 }
 
+/**
+ * Every IKE SA the lab's charon holds, in `swanctl --list-sas` order, with its connection name. Unlike
+ * `listSas` (keyed by connection name), two IKE SAs of one connection — one peer from two addresses — are both kept.
+ */
+export function listIkeSas(dir: string, uri: string): { connection: string; sa: Record<string, any> }[] {
+  const out: { connection: string; sa: Record<string, any> }[] = [];
+  for (const line of swanctlIn(dir, uri, ["--list-sas", "--raw"]).out.split("\n")) {
+    if (!line.startsWith("list-sa event")) continue;
+    for (const [connection, sa] of Object.entries(parseViciRaw(line.replace(/^list-sa event\s*\{/, "")))) out.push({ connection, sa: sa as Record<string, any> });
+  }
+  return out;
+}
+
 export class StrongSwanLab {
   readonly ours: string;
   readonly peer: string;
