@@ -139,7 +139,7 @@ export class RouterLinks {
   /** The last verdict given to `linkUsable` (absent: none yet; links with carrier at start are usable). */
   readonly #usable = new Map<string, boolean>();
   /** The engine's latest health verdict per link: usable, down by probes, or down hard (carrier, operstate). */
-  readonly #verdicts = new Map<string, "usable" | "silent" | "hard-down">();
+  readonly #verdicts = new Map<string, "usable" | "silent" | "hard-down" | "carrier">();
 
   constructor(options: RouterLinksOptions, policy: LinkPolicyConfig, links: readonly LinkConfig[]) {
     this.#o = options;
@@ -434,6 +434,12 @@ export class RouterLinks {
       if (before?.carrier === e.carrier && before.operState === e.operState) return;
       this.#kernel.set(u.id, { carrier: e.carrier, ...(e.operState !== undefined ? { operState: e.operState } : {}) });
       this.#o.counters.increment("router.link.netlink-link");
+      // Carrier back on a link that was down hard: usable as at start-up (the design may need to register or
+      // key it before in-tunnel probes can pass, `per-coa`); the probes then judge it.
+      if (e.carrier && (e.operState === undefined || e.operState === "up") && this.#verdicts.get(u.id) === "hard-down") {
+        this.#verdicts.set(u.id, "carrier");
+        this.#tellUsable();
+      }
     } else {
       // Before the first sample, the configured care-of address stands for what the interface has.
       const seed = [{ address: this.#careOf.get(u.id) ?? u.careOfAddress, global: true, deprecated: false, tentative: false }];
@@ -499,7 +505,7 @@ export class RouterLinks {
   #tellUsable(): void {
     const anotherUsable = (id: string) => [...this.#verdicts].some(([other, v]) => other !== id && v === "usable");
     for (const [id, v] of this.#verdicts) {
-      const usable = v === "usable" || (v === "silent" && !anotherUsable(id));
+      const usable = v === "usable" || v === "carrier" || (v === "silent" && !anotherUsable(id));
       if (v === "silent" && usable && this.#usable.get(id) !== usable) this.#o.counters.increment("router.link.kept-last");
       const told = this.#usable.get(id);
       if (told === usable) continue;
