@@ -37,12 +37,14 @@ export async function flushNatMappings(lab: Lab): Promise<void> {
 }
 
 /**
- * Makes LTE an IPv4-only access network for the mobile router: mr's lte0 loses its IPv6 address, so the
+ * Makes LTE an IPv4-only access network for the mobile router: mr's lte0 loses IPv6 altogether, so the
  * router's only care-of address there is 100.64.0.2 behind the NAT (RFC 5555). Call before starting the daemons.
  */
 export async function makeLteIpv4Only(lab: Lab): Promise<void> {
   const lte = lab.topology.access.lte.router;
   if (lte.ipv6 !== undefined) await must(lab, "mr", ["ip", "-6", "addr", "del", cidr(lte.ipv6), "dev", lte.name]);
+  // No link-local address, no router or neighbour discovery either: nothing IPv6 leaves mr on LTE.
+  await must(lab, "mr", ["sysctl", "-q", "-w", `net.ipv6.conf.${lte.name}.disable_ipv6=1`]);
 }
 
 /** Rebinding (i): the NAT keeps its public address and gives the flows new random ports. Resolves to the rule used. */

@@ -111,7 +111,9 @@ describe.skipIf(!isRoot)("RFC 5555: an IPv4-only LTE uplink behind NAT, register
 
   test("rebinding (ii), new public address: the router refreshes its binding over UDP 4191, the home agent moves to the new address", async () => {
     const address = "192.0.2.3";
+    const since = h.logs.length;
     const { up, down } = await stream("address-change", 6, 1500, () => natRebindAddress(h.lab, address));
+    for (const line of h.logs.slice(since)) if (/RFC 5555|binding: .*"bindingId":1/.test(line)) console.log(`dsmip-nat log: ${line.slice(0, 260)}`);
     expect(up.received).toBeGreaterThan(up.sent * 0.8);
     expect(down.received).toBeGreaterThan(down.sent * 0.8);
     expect(up.highest).toBe(up.sent);
@@ -142,6 +144,7 @@ describe.skipIf(!isRoot)("RFC 5555: an IPv4-only LTE uplink behind NAT, register
     for (const line of dsmip) expect(line).toContain("udp:ipv6:esp");
     expect(await fields("mipv6 || icmpv6 || tcp || ip.proto==50", "-e", "frame.protocols", "-e", "ip.src", "-e", "ip.dst")).toEqual([]);
     expect((await fields(`ipv6.addr==${cn()} || ipv6.addr==${lan()}`)).length).toBe(0);
-    expect((await fields("_ws.malformed || _ws.expert.severity >= warning")).length).toBe(0);
+    // Sequence-number gaps in the ESP are the packets the rebindings cost (counted above); nothing else may warn.
+    expect(await fields("_ws.malformed || (_ws.expert.severity >= warning && !esp.sequence-analysis.wrong-sequence-number)", "-e", "frame.protocols", "-e", "_ws.expert.message")).toEqual([]);
   }, 30_000);
 });
