@@ -10,7 +10,7 @@ DEBIAN_PACKAGES=(
   iproute2 iputils-ping nftables procps psmisc kmod
   tshark iperf3 mosquitto mosquitto-clients
   strongswan strongswan-swanctl libcharon-extra-plugins
-  qemu-user-static libc6-arm64-cross openssl
+  qemu-user-static libc6-arm64-cross openssl conntrack
 )
 
 log() { printf '[setup] %s\n' "$*"; }
