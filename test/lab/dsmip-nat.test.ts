@@ -96,14 +96,14 @@ describe.skipIf(!isRoot)("RFC 5555: an IPv4-only LTE uplink behind NAT, register
 
   test("rebinding (i), new ports: traffic recovers, the home agent learns the new port from authenticated ESP", async () => {
     const before = await lteBinding();
-    const learnedBefore = (await h.homeAgentCommand("counters"))["dataplane.udp.port-learned"] ?? 0;
+    const learnedBefore = Number((await h.homeAgentCommand("counters"))["dataplane.udp.port-learned"] ?? 0);
     const { up, down } = await stream("port-change", 5, 1500, () => natRebindPort(h.lab));
     expect(up.received).toBeGreaterThan(up.sent * 0.9);
     expect(down.received).toBeGreaterThan(down.sent * 0.9);
     // The stream ran on after the rebinding: the last second arrived both ways.
     expect(up.highest).toBe(up.sent);
     expect(down.highest).toBe(down.sent);
-    const learnedAfter = (await h.homeAgentCommand("counters"))["dataplane.udp.port-learned"]!;
+    const learnedAfter = Number((await h.homeAgentCommand("counters"))["dataplane.udp.port-learned"]);
     expect(learnedAfter).toBeGreaterThan(learnedBefore);
     // Same public address: the binding still names it.
     expect((await lteBinding())?.observed?.address).toBe(before?.observed?.address);

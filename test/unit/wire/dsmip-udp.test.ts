@@ -35,7 +35,7 @@ describe("DSMIPv6 UDP encapsulation", () => {
     const r = parseDsmipDatagram(bytes);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect({ ...r.value, ipv6Packet: Uint8Array.from(r.value.ipv6Packet) }).toEqual({ ...repr, ipv6Packet: inner });
+    expect({ ...r.value, ipv6Packet: Uint8Array.from(r.value.ipv6Packet) } as DsmipDatagramRepr).toEqual({ ...repr, ipv6Packet: inner });
     expect(r.value.ipv6Packet.buffer).toBe(bytes.buffer);
   });
 
