@@ -1,11 +1,8 @@
 // The router as a fleet device: board, device config, automatic link selection, MQTT fleet link, OTA agent and hardware watchdog.
 
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { formatBoardSelectionError, selectBoard, type BoardDefinition, type SlotName } from "../../board/api/board.ts";
 import { knownBoards, probeBoard } from "../../board/boards/index.ts";
-import { type LinkKind, type LinkMetricsSource, linkId } from "../../board/api/link-metrics.ts";
-import { LinkTraceReplay, parseLinkTrace } from "../../board/sim/link-trace-replay.ts";
 import type { Counters } from "../core/counters.ts";
 import { err, ok, type Result } from "../core/result.ts";
 import type { SecretBytes } from "../core/secret.ts";
@@ -29,6 +26,7 @@ import { FileBootStateStore } from "../../ota/slots/file-boot-state.ts";
 import { UbootEnvStore } from "../../ota/slots/uboot-env.ts";
 import { FleetLink } from "./fleet-link.ts";
 import { fleetLinkChannel, OtaAgent } from "./ota-agent.ts";
+import { radioSources, type RadioSources } from "./radio-sources.ts";
 import { startWatchdog, type WatchdogRuntime } from "./watchdog-runtime.ts";
 import { systemHealth } from "./system-health.ts";
 
@@ -106,6 +104,7 @@ class Services implements RouterServices {
   readonly #path: string;
   readonly #env: Record<string, string | undefined>;
   readonly #links: RouterLinks;
+  readonly #radio: RadioSources;
   readonly #decisions: DecisionRecord[] = [];
   #config: DeviceConfig;
   /** The link settings in force (policy and enabled links), to rebuild the engine only when they change. */
@@ -126,6 +125,7 @@ class Services implements RouterServices {
     this.#env = env;
     this.#linkSettings = this.#linkSettingsOf(config);
     const c = core.config;
+    this.#radio = radioSources({ board, uplinks: config.uplinks.filter((d) => c.uplinks.some((r) => r.id === d.id)), env, counters: core.counters, log: core.log });
     this.#links = new RouterLinks(
       {
         uplinks: c.uplinks.map((u, index) => ({ id: u.id, index, interfaceName: u.interface, bindingId: u.bindingId, careOfAddress: u.careOfAddress })),
@@ -147,7 +147,7 @@ class Services implements RouterServices {
         onDecision: (d) => this.#recordDecision(d),
         counters: core.counters,
         log: core.log,
-        radio: this.#radioSources(config),
+        radio: this.#radio.sources,
       },
       linkPolicyOf(config),
       this.#enabledLinks(config),
@@ -218,6 +218,7 @@ class Services implements RouterServices {
       ...(fleet ?? this.#snapshot()),
       counters: { ...this.#core.counters.snapshot(), ...this.#dataplaneCounters, ...(fleet?.counters ?? {}) },
       board: this.#board.name,
+      radio: this.#radio.status(),
       ...(this.#ota ? { ota: this.#ota.progress() ?? null } : {}),
       watchdog: this.#watchdog?.state() ?? "off",
     };
@@ -233,6 +234,7 @@ class Services implements RouterServices {
 
   async stop(): Promise<void> {
     this.#links.stop();
+    this.#radio.close();
     if (this.#counterTimer) clearInterval(this.#counterTimer);
     await this.#ota?.stop();
     const reason: OfflineReason = this.#rebootReason ? "ota" : "shutdown";
@@ -245,26 +247,6 @@ class Services implements RouterServices {
   }
 
   // -------------------------------------------------------------------------------------------
-
-  /** Radio metrics per uplink: on the simulated board from a link trace (`MONAMI_SIM_LINK_TRACE`); none elsewhere yet. */
-  #radioSources(config: DeviceConfig): Map<string, LinkMetricsSource> {
-    const sources = new Map<string, LinkMetricsSource>();
-    const path = this.#env["MONAMI_SIM_LINK_TRACE"];
-    if (this.#board.name !== "simulated" || path === undefined || path === "") return sources;
-    const trace = parseLinkTrace(readFileSync(path, "utf8"));
-    if (!trace.ok) throw new Error(`MONAMI_SIM_LINK_TRACE ${path}: line ${trace.error.line}: ${trace.error.detail ?? trace.error.kind}`);
-    const replay = new LinkTraceReplay(trace.value);
-    const start = monotonicNow();
-    for (const u of config.uplinks.filter((d) => this.#core.config.uplinks.some((r) => r.id === d.id))) {
-      const kind: LinkKind = linkConfigOf(u).kind;
-      const traced = trace.value.header.links.find((l) => l.id === u.id) ?? trace.value.header.links.find((l) => l.kind === kind);
-      if (traced === undefined) continue;
-      // Trace time starts with the router; the sample is stamped with the router's own clock.
-      sources.set(u.id, { link: linkId(u.id), kind, read: async (now) => ({ ok: true, value: { ...replay.sample(traced.id, kind, (now - start) as typeof now), link: linkId(u.id), at: now } }) });
-      this.#core.log(`radio of ${u.id}: trace ${trace.value.header.name}, link ${traced.id}`);
-    }
-    return sources;
-  }
 
   #index(id: string): number {
     const i = this.#core.config.uplinks.findIndex((u) => u.id === id);
