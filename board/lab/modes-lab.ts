@@ -27,15 +27,17 @@ const CN_PORT = 4001;
 /**
  * The router's link settings in the lab (device config `uplinks[]` and `selection`), what a vehicle router
  * would ship for fast failover: each uplink probed through the tunnel every 25 ms while it carries traffic
- * (125 ms as a standby), the reply timeout adaptive (SRTT + 4·RTTVAR) between 200 and 400 ms, down after 3 of
- * the last 5 probes lost, up again after 3 answers in a row, then held 500 ms × the flap-damping factor
- * (a link that never failed is not held); traffic moves by choice at most once a second.
+ * (125 ms as a standby), the reply timeout adaptive (SRTT + 4·RTTVAR) between 300 and 400 ms (a floor above
+ * the stalls of a loaded 2-core host: a lower one gave false verdicts under load), down after 3 of the last 5
+ * probes lost, up again after 3 answers in a row with at most 20 % loss since the first (probes sent while a
+ * CoA is still being keyed are lost), then held 500 ms × the flap-damping factor (a link that never failed
+ * is not held); traffic moves by choice at most once a second.
  * Carrier loss and address changes need no probe: netlink events reach the engine at once.
  */
 export const MODES_DEVICE_SETTINGS = {
   probeIntervalMs: 25,
-  probeTimeoutMs: 200,
-  selection: { downCount: 3, upCount: 3, recoveryHoldMs: 500, minimumDwellMs: 1000, maxSwitchesPerWindow: 20, switchWindowSeconds: 60 },
+  probeTimeoutMs: 300,
+  selection: { downCount: 3, upCount: 3, recoveryLossPercent: 20, recoveryHoldMs: 500, minimumDwellMs: 1000, maxSwitchesPerWindow: 20, switchWindowSeconds: 60 },
 } as const;
 
 /** A decision of the router's link engine (its `status`), with the wall-clock time it was taken. */
@@ -237,7 +239,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       },
       controlSocket: join(dir, "router.sock"),
       loop,
-      device: writeDeviceConfig(lab, dir, o.mode, HOME_ADDRESS, homeAgentAddress),
+      device: writeDeviceConfig(lab, dir, o.mode, HOME_ADDRESS, homeAgentAddress, authOption),
     };
     const homeAgentConfig = {
       role: "homeagent",
@@ -465,7 +467,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
  * settings (MODES_DEVICE_SETTINGS), the design, the mobility addresses; MQTT towards a closed local port
  * (the fleet link keeps retrying, which link selection does not depend on); no OTA key (agent off).
  */
-function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddress: string, homeAgent: string): string {
+function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddress: string, homeAgent: string, authOption: { mobilitySpi: number; mnHaKey: { ref: string } } | undefined): string {
   const t = lab.topology;
   mkdirSync(join(dir, "sim"), { recursive: true });
   mkdirSync(join(dir, "state"), { recursive: true });
@@ -479,7 +481,7 @@ function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddres
     ],
     selection: s.selection,
     ipsec: { multiCoaMode: mode, auth: { method: "psk", psk: { ref: "env:MONAMI_UNUSED_PSK" } } },
-    mobility: { homeAddress, homeAgent, mobileNetworkPrefixes: [t.mobileNetworkPrefix] },
+    mobility: { homeAddress, homeAgent, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ...(authOption ? { authOption: { mobilitySpi: authOption.mobilitySpi, mnHaKey: authOption.mnHaKey } } : {}) },
     mqtt: { url: "mqtt://127.0.0.1:9", keepaliveSeconds: 60, reconnect: { initialDelayMs: 5000, maxDelayMs: 30000 } },
     telemetry: { intervalSeconds: 3600, metricsIntervalMs: 0, outbox: { path: join(dir, "state", "outbox.db") } },
     ota: { image: { publicKeyFile: join(dir, "no-ota-key.pub") } },
