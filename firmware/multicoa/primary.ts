@@ -58,6 +58,13 @@ export class PrimaryRouter extends RouterModeBase {
   /** Starts a switch when the most preferred usable uplink is not the primary. */
   #choose(now: Instant): void {
     const wanted = this.firstPreferred(this.usable);
+    if (wanted >= 0 && wanted === this.primary && this.pending !== undefined) {
+      // The primary is wanted again before the switch away from it completed (a link disabled and re-enabled):
+      // the switch is called off; BUs leave from the primary again, so the home agent keeps it.
+      this.log(`primary: switch to ${this.uplinks[this.pending.index]!.id} called off, ${this.uplinks[wanted]!.id} stays`);
+      this.pending = undefined;
+      return;
+    }
     if (wanted < 0 || wanted === this.primary || wanted === this.pending?.index) return;
     this.pending = { index: wanted };
     // Re-registering the BID queues a BU; routeSignalling sends it from this CoA.
@@ -116,6 +123,9 @@ export class PrimaryRouter extends RouterModeBase {
     for (const i of this.#retire) if (i !== index) this.bul.removeCareOfAddress(now, this.uplinks[i]!.bindingId);
     this.#retire.clear();
     this.changed();
+    // A BA for a switch already called off (its BU was in flight) still made it the primary at the home agent:
+    // go back towards the preferred uplink.
+    this.#choose(now);
   }
 
   /** After the BUL took a BA: a switch still wanted and no BU queued for it (the BA cleared it) gets one. */

@@ -292,7 +292,9 @@ class Services implements RouterServices {
   #setPrimary(id: string, previous: string | undefined): void {
     const core = this.#core;
     const index = this.#index(id);
-    if (!this.#registered(id)) core.register(index);
+    // Always (idempotent): a link disabled by a config and enabled again by its rollback may still look
+    // registered while its de-registration is in flight; the design must count it usable again.
+    core.register(index);
     const before = core.activeUplink();
     core.moveTraffic(index);
     // The previous uplink stays registered while it works (RFC 5648: every usable CoA; the designs decide

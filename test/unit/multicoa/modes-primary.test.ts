@@ -69,4 +69,23 @@ describe("primary", () => {
     expect(lab.bus.every((t) => t.source === LTE)).toBe(true);
     expect(careOfs(lab).careOfAddresses).toEqual([LTE]);
   });
+
+  test("the primary wanted again while the switch away from it is in flight: the switch is called off and the primary stays", () => {
+    const lab = modesLab("primary", {}, "wifi");
+    lab.router.linkUp("wifi", lab.clock.now());
+    lab.router.linkUp("lte", lab.clock.now());
+    lab.settle();
+    expect(lab.router.status().primary).toBe("wifi");
+    // The config disables wifi: a switch to lte starts, but every packet is lost (lte is blackholed) …
+    lab.router.linkDown("wifi", lab.clock.now());
+    lab.settle(() => true);
+    expect(lab.router.status().pending).toBe("lte");
+    // … and the rollback enables wifi again before any BA came back.
+    lab.router.linkUp("wifi", lab.clock.now());
+    lab.settle();
+    lab.advance(40_000);
+    expect(lab.router.status()).toMatchObject({ primary: "wifi", pending: null });
+    expect(lab.directive?.steering.defaultUplink).toBe(1);
+    expect(careOfs(lab).careOfAddresses[0]).toBe(WIFI);
+  });
 });
