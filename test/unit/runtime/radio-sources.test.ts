@@ -181,7 +181,8 @@ describe("radio sources", () => {
 
   test("bad tool output: a typed error and counters; the previous good reading is kept, then the error shows after holdMs", async () => {
     const fake = fakeRunner({ [QMI]: { stdout: modemVector("qmicli-rm500q-signal-info.txt") } });
-    const { r, counters, logs } = build({ uplinks: [lte0], runner: fake.runner, which: which(["qmicli"]) });
+    // status() reads this clock; the reads carry their own instants (0, 1000, …).
+    const { r, counters, logs } = build({ uplinks: [lte0], runner: fake.runner, which: which(["qmicli"]), now: () => instant(1000) });
     const src = r.sources.get("lte0")!;
     const good = await src.read(instant(0));
     expect(good.ok).toBe(true);
