@@ -9,7 +9,8 @@
 // router moves its traffic when that BU's BA arrives (RFC 4877 §7.4 "or receives the BA"), the home
 // agent when it accepts the BU. Other CoAs stay registered and carry nothing protected: the home agent
 // refuses ESP from them (`dataplane.drop.not-primary-care-of`), except from the previous primary for
-// `primaryDrainMs` after a switch, so packets already in flight on it are not lost.
+// `primaryDrainMs` after a switch, so packets already in flight on it are not lost. An IPv4 primary (RFC 5555)
+// sends every BU UDP-encapsulated from itself, those of IPv6 CoAs too, so refreshes never name another CoA.
 
 import type { Instant } from "../core/instant.ts";
 import { bindingTableFromCache, type BindingTableEntry } from "../dataplane/binding-table.ts";
@@ -17,6 +18,7 @@ import type { BindingCache, HomeAgentInput } from "../mobility/binding-cache.ts"
 import type { MobileRouterEvent } from "../mobility/binding-update-list.ts";
 import { linkId, type MobilityTransmit } from "../mobility/types.ts";
 import type { MobilityMessage } from "../wire/mobility-header.ts";
+import type { MobilityOption } from "../wire/mobility-options.ts";
 import type { SteeringSpec } from "./flow-steering.ts";
 import { type HomeAgentMode, isIpv4CareOf, type ModeUplink, RouterModeBase, type RouterModeOptions } from "./mode.ts";
 import { SignalledCareOf } from "./signalled-coa.ts";
@@ -78,8 +80,8 @@ export class PrimaryRouter extends RouterModeBase {
     const u = this.uplinks[index];
     if (u === undefined || t.message.type !== "binding-update") return t;
     if (t.ipv4Encapsulation !== undefined) return this.#routeIpv4(t, u, index);
-    // An IPv4 primary carries no IPv6 BU with a Home Address option (RFC 5555 §4.1): the BUL's IPv6 source stands.
-    if (t.homeAddressOption === undefined || isIpv4CareOf(u)) return t;
+    if (t.homeAddressOption === undefined) return t;
+    if (isIpv4CareOf(u)) return this.#viaIpv4Primary(t, u, index);
     if (t.message.lifetimeUnits > 0) {
       this.#sentFrom.set(t.message.sequenceNumber, index);
       if (this.#sentFrom.size > 16) this.#sentFrom.delete(this.#sentFrom.keys().next().value!);
@@ -101,6 +103,20 @@ export class PrimaryRouter extends RouterModeBase {
     const { ipv4Encapsulation: _, ...rest } = t;
     if (t.message.type === "binding-update" && t.message.lifetimeUnits > 0) this.#remember(t.message.sequenceNumber, index);
     return { ...rest, source: u.careOfAddress, homeAddressOption: t.source, bindingId: u.bindingId, linkId: linkId(u.id) };
+  }
+
+  /**
+   * An IPv6 CoA's BU while an IPv4 CoA is the primary: it leaves UDP-encapsulated from the primary (RFC 5555 §4.1:
+   * the home address as IPv6 source, no Home Address option, the IPv4 CoA option of the address it leaves from),
+   * so the home agent reads the primary from it, never the IPv6 CoA it registers or refreshes.
+   */
+  #viaIpv4Primary(t: MobilityTransmit, u: ModeUplink, index: number): MobilityTransmit {
+    const m = t.message;
+    if (m.type !== "binding-update" || t.homeAddressOption === undefined) return t;
+    const { homeAddressOption, ...rest } = t;
+    const options: MobilityOption[] = m.options.some((o) => o.type === "ipv4-care-of-address") ? [...m.options] : [...m.options, { type: "ipv4-care-of-address", careOfAddress: u.careOfAddress }];
+    if (m.lifetimeUnits > 0) this.#remember(m.sequenceNumber, index);
+    return { ...rest, message: { ...m, options }, source: homeAddressOption, bindingId: u.bindingId, linkId: linkId(u.id), ipv4Encapsulation: { source: u.careOfAddress } };
   }
 
   #remember(sequenceNumber: number, index: number): void {
