@@ -1,8 +1,8 @@
 // `mobike` (the MONAMI6 slides' MOBIKE option, RFC 4555): one IKE SA, one care-of address in use at a time, moved by UPDATE_SA_ADDRESSES.
 //
 // Router: every usable uplink's CoA is registered under its BID (RFC 5648, K=0: mobility never moves the
-// IKE SA in this design); the IKE SA and its CHILD_SAs sit on one CoA, the one in use, which carries all
-// protected traffic. The other usable CoAs are announced in each UPDATE_SA_ADDRESSES as
+// IKE SA in this design; without BU/BA, `ike.signalling: false`, every usable uplink counts as registered);
+// the IKE SA and its CHILD_SAs sit on one CoA, the one in use, which carries all protected traffic. The other usable CoAs are announced in each UPDATE_SA_ADDRESSES as
 // ADDITIONAL_IP6_ADDRESS / ADDITIONAL_IP4_ADDRESS (RFC 4555 §3.6). A better uplink (make-before-break):
 // the update leaves from it and traffic moves when its response, with the COOKIE2 echo, proves the path
 // (§3.5, §3.8); a lost in-use uplink: traffic moves at once to the next registered one, behind the update.
@@ -37,6 +37,8 @@ export class MobikeRouter extends RouterModeBase {
 
   protected onLinkUp(u: ModeUplink, now: Instant): void {
     this.register(u, now);
+    // Without BU/BA the uplink is registered now (mode.ts): a more preferred one takes the IKE SA at once.
+    this.#choose();
   }
 
   protected onLinkDown(u: ModeUplink, now: Instant): void {
@@ -78,13 +80,13 @@ export class MobikeRouter extends RouterModeBase {
     this.#moving = index;
     const additional = [...this.usable].filter((i) => i !== index);
     this.#moves.push({ uplink: index, additionalUplinks: additional });
-    this.log(`mobike: UPDATE_SA_ADDRESSES from ${this.uplinks[index]!.id}${now ? " (traffic moves now)" : ""}`);
+    this.log(`${this.name}: UPDATE_SA_ADDRESSES from ${this.uplinks[index]!.id}${now ? " (traffic moves now)" : ""}`);
     if (now) this.#use(index);
   }
 
   #use(index: number): void {
     if (index === this.#inUse) return;
-    this.log(`mobike: in use ${this.uplinks[this.#inUse]?.id ?? "none"} → ${this.uplinks[index]!.id}`);
+    this.log(`${this.name}: in use ${this.uplinks[this.#inUse]?.id ?? "none"} → ${this.uplinks[index]!.id}`);
     this.#inUse = index;
     this.switches++;
     this.changed();

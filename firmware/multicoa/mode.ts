@@ -108,6 +108,12 @@ export interface RouterModeOptions {
   /** Uplink index preferred at start. */
   readonly preferred: number;
   readonly log: (line: string) => void;
+  /**
+   * Whether BU/BA run (absent: true). Without them (`ike.signalling: false`: IKEv2 and ESP only, against a plain
+   * IKEv2 gateway such as strongSwan) no BA ever comes: a usable uplink counts as registered at once, and nothing
+   * goes to the BUL.
+   */
+  readonly signalling?: boolean;
 }
 
 /**
@@ -120,6 +126,8 @@ export abstract class RouterModeBase implements RouterMode {
   protected readonly uplinks: readonly ModeUplink[];
   protected readonly config: MultiCoaConfig;
   protected readonly log: (line: string) => void;
+  /** BU/BA run (RouterModeOptions.signalling). */
+  protected readonly signalling: boolean;
   /** Uplinks the link monitor reports usable. */
   protected readonly usable = new Set<number>();
   /** Uplinks whose current care-of address the home agent accepted (BA) and that are usable. */
@@ -133,6 +141,7 @@ export abstract class RouterModeBase implements RouterMode {
     this.uplinks = o.uplinks;
     this.config = o.config;
     this.log = o.log;
+    this.signalling = o.signalling ?? true;
     this.preference = [o.preferred, ...o.uplinks.map((u) => u.index).filter((i) => i !== o.preferred)];
   }
 
@@ -151,6 +160,14 @@ export abstract class RouterModeBase implements RouterMode {
   }
 
   protected register(u: ModeUplink, now: Instant): void {
+    if (!this.signalling) {
+      // No BU/BA: the usable uplink is as registered as it will ever be.
+      if (this.usable.has(u.index) && !this.registered.has(u.index)) {
+        this.registered.add(u.index);
+        this.changed();
+      }
+      return;
+    }
     // An IPv4-only uplink's CoA is IPv4 (RFC 5555 / RFC 5648 §8.1): the BUL registers it UDP-encapsulated from that uplink.
     const careOfAddress = isIpv4CareOf(u) ? { family: "ipv4" as const, address: u.careOfAddress } : { family: "ipv6" as const, address: u.careOfAddress };
     this.bul.addCareOfAddress(now, { bindingId: u.bindingId, linkId: linkId(u.id), careOfAddress });

@@ -6,7 +6,8 @@ import type { MultiCoaConfig } from "./mode-config.ts";
 import type { HomeAgentMode, RouterMode, RouterModeOptions } from "./mode.ts";
 import { MobikeHomeAgent, MobikeRouter } from "./mobike.ts";
 import { PerCoaHomeAgent, PerCoaRouter } from "./per-coa.ts";
-import { PrimaryHomeAgent, PrimaryRouter } from "./primary.ts";
+import { PrimaryHomeAgent } from "./primary.ts";
+import { createPrimaryRouter } from "./primary-by-mobike.ts";
 import { SimultaneousHomeAgent, SimultaneousRouter } from "./simultaneous.ts";
 
 /** `bypass-flows` is `simultaneous` with a bypass list that must not be empty (the config schema's name for it). */
@@ -18,7 +19,7 @@ export function createRouterMode(mode: MultiCoaMode, o: RouterModeOptions): Rout
   checkBypass(mode, o.config);
   switch (mode) {
     case "primary":
-      return new PrimaryRouter(o);
+      return createPrimaryRouter(o);
     case "simultaneous":
     case "bypass-flows":
       return new SimultaneousRouter(o);

@@ -121,7 +121,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   const dsmip = ipv4Uplinks.length > 0 && config.homeAgentIpv4 !== undefined ? await RouterDsmip.open(ipv4Uplinks, config.homeAgentIpv4, counters, log) : undefined;
   // The multi-CoA design (firmware/multicoa, ipsec.multiCoaMode): registrations, BU routing, per-flow uplinks.
   if (config.ipsec.multiCoa.bypass.length > 0) log(`WARNING: ${config.ipsec.multiCoa.bypass.length} flow(s) configured to bypass IPsec: ${config.ipsec.multiCoa.bypass.map((b) => b.name).join(", ")}`);
-  const multiCoa = createRouterMode(config.ipsec.multiCoaMode, { bul, uplinks: modeUplinks(config.uplinks), config: config.ipsec.multiCoa, preferred: active, log });
+  const multiCoa = createRouterMode(config.ipsec.multiCoaMode, { bul, uplinks: modeUplinks(config.uplinks), config: config.ipsec.multiCoa, preferred: active, log, signalling: config.ike?.signalling !== false });
   const drive = () => {
     const now = monotonicNow();
     for (let round = 0, moved = true; moved && round < 4; round++) {
