@@ -53,6 +53,8 @@ function withAddressUpdate(config: IkeConfig, update: AddressUpdate): IkeConfig 
 interface RouterView {
   readonly homeAddress: string;
   readonly homeAgent: string;
+  /** The home agent's IPv4 address (RFC 5555): `per-coa` IKE SAs from IPv4 care-of addresses go there. */
+  readonly homeAgentIpv4?: string | undefined;
   readonly mobileNetworkPrefixes: readonly string[];
   readonly uplinks: readonly { readonly id: string; readonly careOfAddress: string }[];
   readonly multiCoa?: MultiCoaSaSettings;
@@ -259,9 +261,28 @@ export class RouterIke {
     const session = this.#session;
     if (!session || this.#stopping || this.#extras.has(index) || this.#uplinkOf(this.#current()) === index) return;
     const config: IkeConfig = { ...this.#config, name: `${this.#config.name}/coa${index}`, additionalChildren: [], mobike: false };
-    const peer = this.#ike.peerAddress ?? this.#view.homeAgent;
-    this.#extras.set(index, session.endpoint.initiate(config, { address: this.#ikeAddress(index), port: this.#config.ports.ike }, { address: peer, port: this.#config.ports.ike }, monotonicNow()));
+    const local = this.#ikeAddress(index);
+    // An IPv4 care-of address (RFC 5555) keys its own IKE SA with the home agent's IPv4 address (NAT-T when NATed, RFC 7296 §2.23).
+    const peer = this.#ike.peerAddress ?? (local.includes(":") ? this.#view.homeAgent : this.#view.homeAgentIpv4);
+    if (peer === undefined) {
+      this.#counters.increment("router.ike.per-coa.no-ipv4-peer");
+      return;
+    }
+    this.#extras.set(index, session.endpoint.initiate(config, { address: local, port: this.#config.ports.ike }, { address: peer, port: this.#config.ports.ike }, monotonicNow()));
     this.#counters.increment("router.ike.initiated");
+    session.pump();
+  }
+
+  /**
+   * A NAT on uplink `index`'s path may have rebound (RFC 5555 rebinding watch): an authenticated request (a liveness
+   * check, RFC 7296 §2.4) on the IKE SA from that address, so the home agent follows the new mapping (§2.23).
+   */
+  checkLivenessOn(index: number): void {
+    const session = this.#session;
+    const sa = this.#extras.get(index) ?? (this.#uplinkOf(this.#current()) === index ? this.#current() : undefined);
+    if (!session || !sa || sa.state !== "established") return;
+    session.endpoint.checkLiveness(sa, monotonicNow());
+    this.#counters.increment("router.ike.rebinding-liveness");
     session.pump();
   }
 
@@ -331,6 +352,8 @@ function followProbeKeys(ring: ProbeKeyRing, e: IkeEvent, local: "router" | "hom
 
 interface HomeAgentView {
   readonly address: string;
+  /** RFC 5555: IKE also answers here (`per-coa` IKE SAs from IPv4 care-of addresses). */
+  readonly ipv4Address?: string | undefined;
   readonly mobileRouters: readonly { readonly homeAddress: string; readonly mobileNetworkPrefixes: readonly string[]; readonly ike?: IkeRoleConfig | undefined; readonly ipsec?: { readonly multiCoa: MultiCoaSaSettings; readonly multiCoaMode?: string } }[];
 }
 
@@ -433,7 +456,7 @@ export class HomeAgentIke {
         if (e.kind === "ike-sa-established" || e.kind === "ike-sa-rekeyed" || e.kind === "ike-sa-closed" || e.kind === "endpoints-updated" || e.kind === "child-sa-installed" || e.kind === "child-sa-deleted") this.onPeersChanged();
       },
     });
-    for (const address of new Set([this.#view.address, ...this.#view.mobileRouters.flatMap((mr) => (mr.ike?.localAddress ? [mr.ike.localAddress] : []))])) await this.#session.bind(address);
+    for (const address of new Set([this.#view.address, ...(this.#view.ipv4Address !== undefined ? [this.#view.ipv4Address] : []), ...this.#view.mobileRouters.flatMap((mr) => (mr.ike?.localAddress ? [mr.ike.localAddress] : []))])) await this.#session.bind(address);
     this.#session.pump();
   }
 
