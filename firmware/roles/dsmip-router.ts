@@ -67,21 +67,21 @@ export class RouterDsmip {
 
   /**
    * Samples the per-uplink counters every WATCH_INTERVAL_MS: an IPv4 uplink that sends but hears nothing
-   * authenticated back (suspected NAT rebinding) gets its binding refreshed on the BUL at once.
+   * authenticated back (suspected NAT rebinding) gets its binding refreshed on the BUL at once; `changed` gets those uplinks.
    */
-  watch(counters: (index: number) => { rx: number; tx: number }, watched: (index: number) => boolean, bul: BindingUpdateList, now: () => Instant, changed: () => void, log: (line: string) => void): void {
+  watch(counters: (index: number) => { rx: number; tx: number }, watched: (index: number) => boolean, bul: BindingUpdateList, now: () => Instant, changed: (suspected: readonly number[]) => void, log: (line: string) => void): void {
     this.#timer = setInterval(() => {
       const t = now();
-      let any = false;
+      const suspected: number[] = [];
       for (const u of this.#uplinks) {
         const c = counters(u.index);
         if (!this.#watch.sample(u.index, c.rx, c.tx, watched(u.index), t)) continue;
         log(`RFC 5555: ${u.id} sends but hears nothing from the home agent: suspected NAT rebinding, refreshing its binding`);
         this.#counters.increment("router.nat.rebinding-suspected");
         bul.refreshNatBinding(t, bindingId(u.bindingId));
-        any = true;
+        suspected.push(u.index);
       }
-      if (any) changed();
+      if (suspected.length > 0) changed(suspected);
     }, WATCH_INTERVAL_MS);
   }
 

@@ -40,7 +40,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   const addresses = { homeAddress: config.homeAddress, homeAgent: config.homeAgent, mobileNetworkPrefixes: config.mobileNetworkPrefixes };
   const provider = await fastestCryptoProvider();
   // IKEv2 (default) keys the SAs after start; static keys are installed with the loop.
-  const created = config.security === "ikev2" ? RouterIke.create(config.ike!, { ...addresses, uplinks: config.uplinks, multiCoa: config.ipsec.multiCoa, multiCoaMode: config.ipsec.multiCoaMode }, provider, counters, log) : undefined;
+  const created = config.security === "ikev2" ? RouterIke.create(config.ike!, { ...addresses, homeAgentIpv4: config.homeAgentIpv4, uplinks: config.uplinks, multiCoa: config.ipsec.multiCoa, multiCoaMode: config.ipsec.multiCoaMode }, provider, counters, log) : undefined;
   if (created && !created.ok) throw new Error(created.error);
   const ike = created?.value;
   // multiCoaMode "auth-option" (security "mn-ha", RFC 4285): BU/BA authenticated in clear, payload in ESP only with encryptPayload.
@@ -193,7 +193,11 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       (index) => multiCoa.isRegistered(config.uplinks[index]!.id),
       bul,
       monotonicNow,
-      drive,
+      (suspected) => {
+        // The IKE SA on that address (`per-coa`) hears from it too, so the home agent's IKE follows the new mapping.
+        for (const index of suspected) ike?.checkLivenessOn(index);
+        drive();
+      },
       log,
     );
   }
