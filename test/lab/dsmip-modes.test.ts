@@ -162,3 +162,79 @@ describe.skipIf(!isRoot)("primary over the IPv4 LTE behind NAT (RFC 5555): LTE a
     expect(await d.frames(`ipv6.addr==${d.cn()} || ipv6.addr==${d.lan()}`)).toEqual([]);
   }, 30_000);
 });
+
+describe.skipIf(!isRoot)("per-coa over the IPv4 LTE behind NAT: its own IKE SA from 100.64.0.2 (NAT-T), its own CHILD_SA, both rebindings", () => {
+  const d = designLab("per-coa", { multiCoaMode: "per-coa", addressUpdate: "mobike" });
+  interface IkeSaStatus {
+    remote: { address: string; port: number };
+    local: { address: string; port: number };
+    natRemote: boolean;
+    state: string;
+    children: { mode: string; state: string }[];
+  }
+  const haIkeSas = async () => ((await d.h.homeAgentCommand("status")).ike as IkeSaStatus[]).filter((s) => s.state === "established");
+  const lteIkeSa = async () => (await haIkeSas()).find((s) => !s.remote.address.includes(":"));
+
+  test("two IKE SAs: Wi-Fi's over IPv6 and LTE's from behind the NAT on UDP 4500, each with its tunnel CHILD_SA; the LTE SA is pinned to the observed address", async () => {
+    const t = d.h.lab.topology;
+    // The per-CoA IKE SA is opened once the LTE binding exists: wait for its CHILD_SA.
+    await d.h.waitForLog(/homeagent: .*CHILD_SA .* tunnel .* in UDP/, 15_000);
+    const sas = await haIkeSas();
+    expect(sas.length).toBe(2);
+    const lte = (await lteIkeSa())!;
+    expect(lte).toMatchObject({ remote: { address: t.natAddress4, port: expect.any(Number) }, local: { address: ipv4Of(t.coreHomeAgent), port: 4500 }, natRemote: true });
+    expect(lte.children.filter((c) => c.mode === "tunnel" && c.state === "installed").length).toBe(1);
+    expect(await d.lteBinding()).toMatchObject({ observed: { address: t.natAddress4 }, behindNat: true });
+    await Bun.sleep(300);
+    const table = await d.table();
+    const at = table.careOfAddresses.indexOf(`::ffff:${t.natAddress4}`);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(table.outboundSpis?.[at]).toBeGreaterThan(0);
+    expect(table.outboundSpis?.[table.careOfAddresses.indexOf(ipv6Of(t.access.wifi.router))]).not.toBe(table.outboundSpis?.[at]);
+    const router = (await d.h.routerCommand("status")) as { multiCoa: { keyed: string[] }; ike: { ikeSAs: number } };
+    expect(router.multiCoa.keyed.sort()).toEqual(["lte", "wifi"]);
+    expect(router.ike.ikeSAs).toBe(2);
+  }, 30_000);
+
+  test("lan ↔ cn over LTE with LTE's own SA: a 1000 packets/s stream each way arrives whole", async () => {
+    expect((await d.h.routerCommand("uplink lte")).uplink).toBe("lte");
+    await Bun.sleep(300);
+    const r = await d.stream("steady", 3, 500, async () => {});
+    recovered(r, 0.99);
+  }, 30_000);
+
+  test("rebinding (i) new ports: the home agent learns the new port from authenticated ESP; the same IKE SA stays", async () => {
+    const before = await lteIkeSa();
+    const r = await d.stream("port-change", 4, 1500, () => natRebindPort(d.h.lab));
+    recovered(r, 0.9);
+    const after = (await lteIkeSa())!;
+    expect(after.remote.address).toBe(before!.remote.address);
+    expect((await haIkeSas()).length).toBe(2);
+  }, 30_000);
+
+  test("rebinding (ii) new address: BU refresh over UDP 4191 and an IKE liveness check from the new mapping; the LTE IKE SA follows it", async () => {
+    const r = await d.stream("address-change", 5, 1500, () => natRebindAddress(d.h.lab, "192.0.2.3"));
+    recovered(r, 0.8);
+    expect(await d.lteBinding()).toMatchObject({ observed: { address: "192.0.2.3" }, behindNat: true });
+    // RFC 7296 §2.23: the responder follows the authenticated liveness request from the new mapping.
+    expect((await lteIkeSa())?.remote.address).toBe("192.0.2.3");
+    expect((await haIkeSas()).length).toBe(2);
+    const table = await d.table();
+    const at = table.careOfAddresses.indexOf("::ffff:192.0.2.3");
+    expect(table.outboundSpis?.[at]).toBeGreaterThan(0);
+    const router = await d.h.routerCommand("counters");
+    expect(router["router.ike.rebinding-liveness"]).toBeGreaterThanOrEqual(1);
+    expect(router["mobility.mr.nat.rebinding-refresh"]).toBeGreaterThanOrEqual(1);
+  }, 30_000);
+
+  test("on lte0: IKE only on UDP 500/4500 (encrypted after IKE_SA_INIT), BU/BA only in UDP 4191 with ESP, payload only as ESP in UDP, nothing in clear", async () => {
+    await d.stopCapture();
+    expect((await d.frames("udp.port==4500 && esp")).length).toBeGreaterThan(8000);
+    // The capture starts once the daemons are up: the IKE seen here is the rebinding's liveness check and its answer.
+    expect((await d.frames("isakmp && udp.port==4500 && isakmp.exchtype == 37")).length).toBeGreaterThanOrEqual(2);
+    for (const line of await d.frames("isakmp && isakmp.exchtype != 34", "-e", "isakmp.nextpayload")) expect(line.split("\t")[1]).toBe("46"); // SK
+    for (const line of await d.frames("udp.port==4191", "-e", "frame.protocols")) expect(line).toContain("udp:ipv6:esp");
+    expect(await d.frames("mipv6 || icmpv6 || tcp || ip.proto==50 || ip.proto==41", "-e", "frame.protocols")).toEqual([]);
+    expect(await d.frames(`ipv6.addr==${d.cn()} || ipv6.addr==${d.lan()}`)).toEqual([]);
+  }, 30_000);
+});
