@@ -45,4 +45,6 @@ export type IkeEvent =
   /** The IKE SA and all its CHILD_SAs now use these endpoints (NAT-T float, MOBIKE, RFC 4877 K bit). */
   | { readonly kind: "endpoints-updated"; readonly ikeSaName: string; readonly local: Endpoint; readonly remote: Endpoint; readonly udpEncapsulation: boolean }
   | { readonly kind: "peer-addresses"; readonly ikeSaName: string; readonly addresses: readonly string[] }
-  | { readonly kind: "liveness"; readonly ikeSaName: string; readonly alive: boolean };
+  | { readonly kind: "liveness"; readonly ikeSaName: string; readonly alive: boolean }
+  /** MOBIKE initiator behind a NAT: the peer now sees us at another address or port (RFC 4555 §3.8); an update should follow. */
+  | { readonly kind: "nat-mapping-changed"; readonly ikeSaName: string };

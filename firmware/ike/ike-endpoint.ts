@@ -28,7 +28,7 @@ import { IkeAuthInitiator } from "./tasks/ike-auth.ts";
 import { IkeInitInitiator } from "./tasks/ike-init.ts";
 import { freshIkeSpi, IkeRekeyInitiator } from "./tasks/ike-rekey.ts";
 import { LivenessInitiator } from "./tasks/liveness.ts";
-import { MobikeUpdateInitiator } from "./tasks/mobike.ts";
+import { MobikeNatCheckInitiator, MobikeUpdateInitiator } from "./tasks/mobike.ts";
 import { responderFor } from "./tasks/responders.ts";
 
 export interface IkeEndpointOptions {
@@ -160,6 +160,10 @@ export class IkeEndpoint {
   /** MOBIKE: move the IKE SA and its CHILD_SAs to a new local (and optionally remote) address (RFC 4555 §3.5). */
   updateAddresses(sa: IkeSa, localAddress: string, remoteAddress: string | undefined, now: Instant, additional: readonly string[] = []): void {
     this.#queue(sa, new MobikeUpdateInitiator(localAddress, remoteAddress, additional), now);
+  }
+  /** MOBIKE behind a NAT: ask the peer where it sees us (NAT_DETECTION_* with COOKIE2, RFC 4555 §3.8); a change emits `nat-mapping-changed`. */
+  checkNatMapping(sa: IkeSa, now: Instant): void {
+    this.#queue(sa, new MobikeNatCheckInitiator(), now);
   }
   /**
    * RFC 4877 §7.4 (the K bit, the alternative to MOBIKE): a Binding Update with K=1 from a new care-of

@@ -51,6 +51,11 @@ export class IkeSa {
   peerSignatureHashes: readonly number[] = [];
   peerId?: Identity;
   peerAdditionalAddresses: string[] = [];
+  /**
+   * MOBIKE behind a NAT (RFC 4555 §3.8): the peer's NAT_DETECTION_DESTINATION_IP in its last answer to our update or
+   * NAT check — the hash of the address and port it saw us at. A different one later means the mapping changed.
+   */
+  natMappingSeen: Uint8Array | undefined;
   readonly children: ChildSa[] = [];
   /** We have an IKE SA rekey of this SA in flight (RFC 7296 §2.8.2 collision detection). */
   rekeying = false;

@@ -15,7 +15,7 @@ import { bindingTableFromCache, type BindingTableEntry } from "../dataplane/bind
 import type { BindingCache, HomeAgentInput } from "../mobility/binding-cache.ts";
 import type { MobileRouterEvent } from "../mobility/binding-update-list.ts";
 import { linkId, type MobilityTransmit } from "../mobility/types.ts";
-import { formatIpv6, parseIpv6 } from "../wire/address.ts";
+import { formatIpv6, parseIpv4, parseIpv6 } from "../wire/address.ts";
 import type { SteeringSpec } from "./flow-steering.ts";
 import { type HomeAgentMode, type IkeMove, type IkePeer, type ModeUplink, RouterModeBase, type RouterModeOptions } from "./mode.ts";
 
@@ -183,7 +183,8 @@ export class MobikeHomeAgent implements HomeAgentMode {
   }
 }
 
+/** RFC 5952 text; an IPv4 peer (an IKE SA behind a NAT44, RFC 5555) as the binding table writes it: IPv4-mapped. */
 function canonical(address: string): string {
-  const bytes = parseIpv6(address);
+  const bytes = parseIpv6(address) ?? (parseIpv4(address) ? parseIpv6(`::ffff:${address}`) : undefined);
   return bytes ? formatIpv6(bytes) : address;
 }

@@ -20,9 +20,20 @@ import { IkeSession } from "./ike-session.ts";
 import { IkeSignallingSecurity } from "./ike-signalling.ts";
 import { ProbeKeyRing } from "./link-probes.ts";
 import { formatIpv6, parseIpv6 } from "../wire/address.ts";
+import { NAT_KEEPALIVE_INTERVAL_MS } from "../ike/constants.ts";
+import { endpointText } from "../ike/endpoint.ts";
+import { NatRebindingWatch } from "./nat-rebinding-watch.ts";
 
 /** After the IKE SA to the home agent is lost (no answer, DELETE, AUTHENTICATION_FAILED), try again this much later. */
 export const REINITIATE_DELAY_MS = 2_000;
+/**
+ * MOBIKE behind a NAT (RFC 4555 §3.8): how often the router asks the home agent where it sees it (NAT detection
+ * in an INFORMATIONAL). A new port alone heals the ESP at once (the home agent learns it from authenticated
+ * ESP) but leaves the IKE SA's peer port stale; this bounds how long. The RFC 3948 keepalive interval.
+ */
+export const NAT_MAPPING_CHECK_MS = NAT_KEEPALIVE_INTERVAL_MS;
+/** How often the uplink under a NATed MOBIKE IKE SA is sampled for silence (a suspected rebinding checks at once). */
+const NAT_WATCH_INTERVAL_MS = 50;
 /** How long shutdown waits for the answers to our DELETEs. */
 const DELETE_GRACE_MS = 3_000;
 
@@ -96,6 +107,12 @@ export class RouterIke {
   onTunnelKeyed: (index: number, outboundSpi: number | undefined) => void = () => {};
   /** `per-coa`: the IKE SAs of the other care-of addresses, by uplink (tunnel CHILD_SA only, no MOBIKE). */
   readonly #extras = new Map<number, IkeSa>();
+  /** The addresses announced with the last update (RFC 4555 §3.6), for the updates a NAT mapping change needs. */
+  #additional: readonly number[] = [];
+  /** The uplink under a NATed MOBIKE IKE SA falls silent: a suspected NAT rebinding (nat-rebinding-watch.ts). */
+  readonly #natWatch = new NatRebindingWatch();
+  #natTimer: ReturnType<typeof setInterval> | undefined;
+  #lastNatCheck = 0;
 
   private constructor(ike: IkeRoleConfig, config: IkeConfig, view: RouterView, provider: CryptoProvider, counters: Counters, log: (line: string) => void) {
     this.#ike = ike;
@@ -156,6 +173,29 @@ export class RouterIke {
       }
     }
     this.#initiate();
+    this.#natTimer = setInterval(() => this.#watchNatMapping(dataplane), NAT_WATCH_INTERVAL_MS);
+  }
+
+  /**
+   * MOBIKE behind a NAT, the IKE SA on the NATed path (RFC 4555 §3.8: no dynamic updates of RFC 7296 §2.23 with
+   * MOBIKE, the initiator finds the change): a NAT check every NAT_MAPPING_CHECK_MS, and at once when that uplink
+   * sends but hears nothing authenticated back; a changed mapping (`nat-mapping-changed`) gets UPDATE_SA_ADDRESSES.
+   */
+  #watchNatMapping(dataplane: DataplaneHandle): void {
+    const sa = this.#current();
+    const session = this.#session;
+    if (!session || !sa || sa.state !== "established" || !sa.mobike || !sa.natLocal) return;
+    const index = this.#uplinkOf(sa);
+    if (index < 0) return;
+    const now = monotonicNow();
+    const silent = this.#natWatch.sample(index, dataplane.hotCounters.uplink(index, "rx"), dataplane.hotCounters.uplink(index, "tx"), true, now);
+    if (silent) {
+      this.#log(`IKE: ${this.#view.uplinks[index]!.id} sends but hears nothing: suspected NAT rebinding, checking the mapping`);
+      this.#counters.increment("router.ike.nat-rebinding-suspected");
+    } else if (now - this.#lastNatCheck < NAT_MAPPING_CHECK_MS) return;
+    this.#lastNatCheck = now;
+    session.endpoint.checkNatMapping(sa, now);
+    session.pump();
   }
 
   /** IKE's local address on uplink `index`: configured (`uplinkAddresses`), else its care-of address. */
@@ -189,7 +229,19 @@ export class RouterIke {
         return;
       case "endpoints-updated": {
         const index = this.#view.uplinks.findIndex((_, i) => this.#ikeAddress(i) === e.local.address);
+        // The update's answer carried the home agent's view of us: as good as a NAT check.
+        this.#lastNatCheck = monotonicNow();
         if (index >= 0) this.onMoved(index);
+        return;
+      }
+      case "nat-mapping-changed": {
+        // RFC 4555 §3.8: the home agent sees us at a new address or port; an update from where we are tells it.
+        const sa = this.#current();
+        if (!sa || sa.name !== e.ikeSaName || sa.state !== "established") return;
+        this.#log(`IKE: the NAT mapping of ${endpointText(sa.local)} changed: UPDATE_SA_ADDRESSES from it`);
+        this.#counters.increment("router.ike.nat-mapping-updates");
+        session.endpoint.updateAddresses(sa, sa.local.address, undefined, monotonicNow(), this.#additional.map((i) => this.#ikeAddress(i)));
+        session.pump();
         return;
       }
       case "child-sa-installed":
@@ -224,17 +276,27 @@ export class RouterIke {
    */
   moveTo(index: number, additionalUplinks: readonly number[] = []): void {
     this.#active = index;
+    this.#additional = additionalUplinks;
     const session = this.#session;
     const sa = this.#current();
     if (!session || !sa || sa.state !== "established") return;
     // Already there (e.g. the uplink was declared none and back within a moment): nothing moves, nothing is re-established.
-    if (sa.local.address === this.#ikeAddress(index)) return;
-    if (this.#ikeAddress(index).includes(":") !== sa.remote.address.includes(":")) {
-      // An IPv4 care-of address (RFC 5555) while the IKE SA runs over IPv6, or the reverse: the IKE SA stays where it
-      // is; its CHILD_SA serves every CoA (ESP in UDP over the IPv4 one), and a NATed address should not carry
-      // address updates anyway (RFC 7296 §2.23).
-      this.#counters.increment("router.ike.move-skipped.other-family");
-      return;
+    const local = this.#ikeAddress(index);
+    if (sa.local.address === local) return;
+    let remote: string | undefined;
+    if (local.includes(":") !== sa.remote.address.includes(":")) {
+      remote = this.#peerOfFamily(local.includes(":"));
+      if (!this.#followsAddressInUse || remote === undefined || this.#addressUpdate !== "mobike" || !sa.mobike) {
+        // An IPv4 care-of address (RFC 5555) while the IKE SA runs over IPv6, or the reverse, in a design whose CHILD_SA
+        // serves every CoA (ESP in UDP over the IPv4 one): the IKE SA stays where it is; a NATed address should not
+        // carry address updates (RFC 7296 §2.23).
+        this.#counters.increment("router.ike.move-skipped.other-family");
+        return;
+      }
+      // `mobike` (or `primary` without BU/BA): the CoA in use is the IKE SA's, so the IKE SA goes along, to the home
+      // agent's address of that family. UPDATE_SA_ADDRESSES may change the family (RFC 4555 §3.5); its NAT_DETECTION_*
+      // find the NAT, and the CHILD_SA's ESP then goes in UDP on port 4500 (RFC 3948).
+      this.#counters.increment("router.ike.move.other-family");
     }
     if (this.#addressUpdate === "k-bit" && this.kBitAgreed()) {
       // RFC 4877 §7.4: the BA with K=1 for the BU from the new care-of address arrived; the home agent moved its end when it accepted it.
@@ -249,8 +311,18 @@ export class RouterIke {
       session.pump();
       return;
     }
-    session.endpoint.updateAddresses(sa, this.#ikeAddress(index), undefined, monotonicNow(), additionalUplinks.map((i) => this.#ikeAddress(i)));
+    session.endpoint.updateAddresses(sa, local, remote, monotonicNow(), additionalUplinks.map((i) => this.#ikeAddress(i)));
     session.pump();
+  }
+
+  /** The design's care-of address in use is the IKE SA's (`mobike`, `primary` without BU/BA): the IKE SA follows it across families. */
+  get #followsAddressInUse(): boolean {
+    return this.#view.multiCoaMode === "mobike" || (this.#view.multiCoaMode === "primary" && !this.#ike.signalling);
+  }
+
+  /** The home agent's IKE address of one family: `ike.peerAddress`, its IPv6 address, or its IPv4 address (RFC 5555). */
+  #peerOfFamily(ipv6: boolean): string | undefined {
+    return [this.#ike.peerAddress, this.#view.homeAgent, this.#view.homeAgentIpv4].find((a) => a !== undefined && a.includes(":") === ipv6);
   }
 
   /**
@@ -335,6 +407,7 @@ export class RouterIke {
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#retry !== undefined) clearTimeout(this.#retry);
+    if (this.#natTimer !== undefined) clearInterval(this.#natTimer);
     await this.#session?.deleteAll(DELETE_GRACE_MS);
     this.#session?.close();
     this.signalling.clear();

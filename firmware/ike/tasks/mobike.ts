@@ -90,8 +90,58 @@ export class MobikeUpdateInitiator implements InitiatorTask {
       sa.natLocal = nat.local;
       sa.natRemote = nat.remote;
     }
+    sa.natMappingSeen = mappingSeen(p);
     ctx.counters.increment("ike.mobike.updated");
     emitEndpoints(sa, ctx);
+    return { kind: "done" };
+  }
+}
+
+/** The peer's NAT_DETECTION_DESTINATION_IP in a response: the hash of the address and port it sent it to (us, as it sees us). */
+function mappingSeen(payloads: readonly Payload[]): Uint8Array | undefined {
+  return notifies(payloads, NotifyType.natDetectionDestinationIp)[0]?.data.slice();
+}
+
+/**
+ * RFC 4555 §3.8: a MOBIKE initiator behind a NAT finds out that the NAT's mapping changed (a new port or public
+ * address, where the peer's dynamic updates of RFC 7296 §2.23 are not used) from the NAT_DETECTION_* of an
+ * INFORMATIONAL: the peer's NAT_DETECTION_DESTINATION_IP hashes the address and port it saw the request from.
+ * Different from the one of the last answer → `nat-mapping-changed` (the caller sends UPDATE_SA_ADDRESSES). The
+ * request carries COOKIE2 like an update, so a stale or forged answer cannot pass for one.
+ */
+export class MobikeNatCheckInitiator implements InitiatorTask {
+  readonly name = "mobike-nat-check";
+  readonly exchange = ExchangeType.informational;
+  #cookie2: Uint8Array | undefined;
+
+  shouldRun(sa: IkeSa): boolean {
+    return sa.mobike && (sa.mobikeInitiator ?? sa.isInitiator) && sa.state === "established";
+  }
+
+  build(sa: IkeSa, ctx: TaskContext): Payload[] {
+    this.#cookie2 ??= ctx.random(COOKIE2_LENGTH);
+    return [...natDetectionNotifies(sa.initiatorSpi, sa.responderSpi, sa.local, sa.remote), notify(NotifyType.cookie2, this.#cookie2)];
+  }
+
+  process(sa: IkeSa, response: Received, ctx: TaskContext): TaskOutcome {
+    const echo = notifies(response.payloads, NotifyType.cookie2)[0];
+    if (!echo || !constantTimeEqual(echo.data, this.#cookie2!)) {
+      ctx.counters.increment("ike.mobike.cookie2-mismatch");
+      return { kind: "failed", reason: "COOKIE2 not echoed", notify: NotifyType.cookie2, closeIkeSa: true };
+    }
+    const seen = mappingSeen(response.payloads);
+    if (seen === undefined) {
+      // A peer that does not answer NAT detection here: nothing to compare.
+      ctx.counters.increment("ike.mobike.nat-check.no-natd");
+      return { kind: "done" };
+    }
+    const before = sa.natMappingSeen;
+    sa.natMappingSeen = seen;
+    ctx.counters.increment("ike.mobike.nat-check");
+    if (before !== undefined && !constantTimeEqual(before, seen)) {
+      ctx.counters.increment("ike.mobike.nat-mapping-changed");
+      ctx.emit({ kind: "nat-mapping-changed", ikeSaName: sa.name });
+    }
     return { kind: "done" };
   }
 }
@@ -130,6 +180,10 @@ export class MobikeResponder implements ResponderTask {
       // §3.6: a received list replaces the stored one.
       sa.peerAdditionalAddresses = addressesFrom(p);
       ctx.emit({ kind: "peer-addresses", ikeSaName: sa.name, addresses: sa.peerAdditionalAddresses });
+    }
+    if (notifies(p, NotifyType.updateSaAddresses).length === 0 && notifies(p, NotifyType.natDetectionSourceIp).length > 0) {
+      // §3.8: a NAT check — answer with the NAT detection of this exchange's own addresses (where we saw the request from).
+      reply.push(...natDetectionNotifies(sa.initiatorSpi, sa.responderSpi, request.to, request.from));
     }
     const cookie2 = notifies(p, NotifyType.cookie2)[0];
     if (cookie2) reply.push(notify(NotifyType.cookie2, cookie2.data));
