@@ -141,6 +141,8 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
   const drive = (tableDue = false) => {
     const now = monotonicNow();
     let changed = tableDue;
+    // BAs leave after the data plane has the table they imply: a router that moves on the BA finds its new CoA accepted.
+    const sends: (() => void)[] = [];
     for (let t = cache.pollTransmit(now); t !== undefined; t = cache.pollTransmit(now)) {
       multiCoa.observeTransmit(t, now);
       ike?.observeTransmit(t);
@@ -151,8 +153,9 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
         continue;
       }
       const udp = t.ipv4Encapsulation;
-      if (udp?.destination !== undefined && udp.destinationPort !== undefined) dsmip?.send(sealed.value, udp.destination, udp.destinationPort);
-      else handle.sendSignalling(0, t.destination, sealed.value);
+      const packet = sealed.value;
+      if (udp?.destination !== undefined && udp.destinationPort !== undefined) sends.push(() => dsmip?.send(packet, udp.destination!, udp.destinationPort));
+      else sends.push(() => handle.sendSignalling(0, t.destination, packet));
       counters.increment("homeagent.ba.sent");
       counters.increment("homeagent.signalling.bytes", sealed.value.length);
     }
@@ -164,6 +167,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     // Routers keyed by IKE without Mobile IPv6 signalling (`ike.signalling: false`) are reached at their IKE SA's address.
     if (changed) multiCoa.observeIkePeers?.(ike?.ikePeers() ?? [], now);
     if (changed) handle.setBindings([...multiCoa.table(cache, homes, now), ...(ike?.ikeOnlyBindings() ?? [])]);
+    for (const send of sends) send();
     timer.rearm();
   };
   const timer = new CoreTimer(
