@@ -257,8 +257,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
             multiCoa.linkDown(config.uplinks[index]!.id, monotonicNow());
             drive();
           },
+          // The link engine's primary is the design's first preference even when traffic is already there
+          // (a link coming up later then waits for the engine's choice instead of the start-up preference).
           moveTraffic: (index) => {
-            if (index < 0 || index === active) return;
+            if (index < 0) return;
             multiCoa.prefer(config.uplinks[index]!.id, monotonicNow());
             drive();
           },
