@@ -22,7 +22,6 @@ import { ProbeKeyRing } from "./link-probes.ts";
 import { formatIpv6, parseIpv6 } from "../wire/address.ts";
 import { NAT_KEEPALIVE_INTERVAL_MS } from "../ike/constants.ts";
 import { endpointText } from "../ike/endpoint.ts";
-import { NatRebindingWatch } from "./nat-rebinding-watch.ts";
 
 /** After the IKE SA to the home agent is lost (no answer, DELETE, AUTHENTICATION_FAILED), try again this much later. */
 export const REINITIATE_DELAY_MS = 2_000;
@@ -32,8 +31,6 @@ export const REINITIATE_DELAY_MS = 2_000;
  * ESP) but leaves the IKE SA's peer port stale; this bounds how long. The RFC 3948 keepalive interval.
  */
 export const NAT_MAPPING_CHECK_MS = NAT_KEEPALIVE_INTERVAL_MS;
-/** How often the uplink under a NATed MOBIKE IKE SA is sampled for silence (a suspected rebinding checks at once). */
-const NAT_WATCH_INTERVAL_MS = 50;
 /** How long shutdown waits for the answers to our DELETEs. */
 const DELETE_GRACE_MS = 3_000;
 
@@ -109,10 +106,7 @@ export class RouterIke {
   readonly #extras = new Map<number, IkeSa>();
   /** The addresses announced with the last update (RFC 4555 §3.6), for the updates a NAT mapping change needs. */
   #additional: readonly number[] = [];
-  /** The uplink under a NATed MOBIKE IKE SA falls silent: a suspected NAT rebinding (nat-rebinding-watch.ts). */
-  readonly #natWatch = new NatRebindingWatch();
   #natTimer: ReturnType<typeof setInterval> | undefined;
-  #lastNatCheck = 0;
 
   private constructor(ike: IkeRoleConfig, config: IkeConfig, view: RouterView, provider: CryptoProvider, counters: Counters, log: (line: string) => void) {
     this.#ike = ike;
@@ -173,28 +167,19 @@ export class RouterIke {
       }
     }
     this.#initiate();
-    this.#natTimer = setInterval(() => this.#watchNatMapping(dataplane), NAT_WATCH_INTERVAL_MS);
+    this.#natTimer = setInterval(() => this.#checkNatMapping(), NAT_MAPPING_CHECK_MS);
   }
 
   /**
-   * MOBIKE behind a NAT, the IKE SA on the NATed path (RFC 4555 §3.8: no dynamic updates of RFC 7296 §2.23 with
-   * MOBIKE, the initiator finds the change): a NAT check every NAT_MAPPING_CHECK_MS, and at once when that uplink
-   * sends but hears nothing authenticated back; a changed mapping (`nat-mapping-changed`) gets UPDATE_SA_ADDRESSES.
+   * MOBIKE behind a NAT (RFC 4555 §3.8: with MOBIKE the home agent makes no dynamic updates of RFC 7296 §2.23, the
+   * initiator finds the change): a NAT check every NAT_MAPPING_CHECK_MS, and at once on a suspected rebinding
+   * (`checkLivenessOn`); a changed mapping (`nat-mapping-changed`) gets UPDATE_SA_ADDRESSES.
    */
-  #watchNatMapping(dataplane: DataplaneHandle): void {
+  #checkNatMapping(): void {
     const sa = this.#current();
     const session = this.#session;
     if (!session || !sa || sa.state !== "established" || !sa.mobike || !sa.natLocal) return;
-    const index = this.#uplinkOf(sa);
-    if (index < 0) return;
-    const now = monotonicNow();
-    const silent = this.#natWatch.sample(index, dataplane.hotCounters.uplink(index, "rx"), dataplane.hotCounters.uplink(index, "tx"), true, now);
-    if (silent) {
-      this.#log(`IKE: ${this.#view.uplinks[index]!.id} sends but hears nothing: suspected NAT rebinding, checking the mapping`);
-      this.#counters.increment("router.ike.nat-rebinding-suspected");
-    } else if (now - this.#lastNatCheck < NAT_MAPPING_CHECK_MS) return;
-    this.#lastNatCheck = now;
-    session.endpoint.checkNatMapping(sa, now);
+    session.endpoint.checkNatMapping(sa, monotonicNow());
     session.pump();
   }
 
@@ -229,8 +214,6 @@ export class RouterIke {
         return;
       case "endpoints-updated": {
         const index = this.#view.uplinks.findIndex((_, i) => this.#ikeAddress(i) === e.local.address);
-        // The update's answer carried the home agent's view of us: as good as a NAT check.
-        this.#lastNatCheck = monotonicNow();
         if (index >= 0) this.onMoved(index);
         return;
       }
@@ -347,14 +330,21 @@ export class RouterIke {
 
   /**
    * A NAT on uplink `index`'s path may have rebound (RFC 5555 rebinding watch): an authenticated request (a liveness
-   * check, RFC 7296 §2.4) on the IKE SA from that address, so the home agent follows the new mapping (§2.23).
+   * check, RFC 7296 §2.4) on the IKE SA from that address, so the home agent follows the new mapping (§2.23). A MOBIKE
+   * IKE SA behind the NAT gets a NAT check instead (RFC 4555 §3.8: its peer makes no dynamic updates; a changed
+   * mapping is followed by UPDATE_SA_ADDRESSES).
    */
   checkLivenessOn(index: number): void {
     const session = this.#session;
     const sa = this.#extras.get(index) ?? (this.#uplinkOf(this.#current()) === index ? this.#current() : undefined);
     if (!session || !sa || sa.state !== "established") return;
-    session.endpoint.checkLiveness(sa, monotonicNow());
-    this.#counters.increment("router.ike.rebinding-liveness");
+    if (sa.mobike && sa.natLocal) {
+      session.endpoint.checkNatMapping(sa, monotonicNow());
+      this.#counters.increment("router.ike.rebinding-nat-check");
+    } else {
+      session.endpoint.checkLiveness(sa, monotonicNow());
+      this.#counters.increment("router.ike.rebinding-liveness");
+    }
     session.pump();
   }
 
