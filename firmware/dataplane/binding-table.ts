@@ -18,6 +18,11 @@ export interface BindingTableEntry {
   readonly idleCareOfAddresses?: readonly string[];
   /** `per-coa`: the outbound SPI of each care-of address's own SA, parallel to `careOfAddresses` (0: the SPD's SA). */
   readonly outboundSpis?: readonly number[];
+  /**
+   * RFC 5555 §4.1: an IPv4 care-of address (IPv4-mapped, as in `careOfAddresses`) → the UDP port its last
+   * authenticated BU came from (the NAT's mapping). Payload tunnelled in UDP goes there, from port 4191.
+   */
+  readonly udpPorts?: Readonly<Record<string, number>>;
 }
 
 interface CompiledEntry {
@@ -26,6 +31,8 @@ interface CompiledEntry {
   readonly careOfAddresses: readonly Uint8Array[];
   readonly idleCareOfAddresses: readonly Uint8Array[];
   readonly outboundSpis: readonly number[];
+  readonly udpAddresses: readonly Uint8Array[];
+  readonly udpPorts: readonly number[];
 }
 
 /** Builds the table from the binding cache (the cache decides; this only mirrors it). */
@@ -38,10 +45,12 @@ export function bindingTableFromCache(cache: BindingCache, homeAddresses: readon
     const ordered = bindings.map(dataPlaneAddress);
     const chosenBinding = chosen === undefined || chosen.homeBinding ? undefined : bindings.find((b) => b.bindingId === chosen.bindingId);
     const first = chosenBinding !== undefined ? dataPlaneAddress(chosenBinding) : ordered[0]!;
+    const udpPorts = Object.fromEntries(bindings.flatMap((b) => (b.observed === undefined ? [] : [[dataPlaneAddress(b), b.observed.port]])));
     entries.push({
       homeAddress,
       prefixes: cache.prefixesOf(homeAddress).map((p: Prefix) => `${p.address}/${p.length}`),
       careOfAddresses: [first, ...ordered.filter((a) => a !== first)],
+      ...(Object.keys(udpPorts).length > 0 ? { udpPorts } : {}),
     });
   }
   return entries;
@@ -68,6 +77,8 @@ export class BindingTable {
       careOfAddresses: e.careOfAddresses.map((a) => requirePrefix(a).bytes),
       idleCareOfAddresses: (e.idleCareOfAddresses ?? []).map((a) => requirePrefix(a).bytes),
       outboundSpis: e.outboundSpis ?? [],
+      udpAddresses: Object.keys(e.udpPorts ?? {}).map((a) => requirePrefix(a).bytes),
+      udpPorts: Object.values(e.udpPorts ?? {}),
     }));
   }
 
@@ -112,6 +123,19 @@ export class BindingTable {
       const e = entries[i]!;
       if (e.outboundSpis.length === 0) continue;
       for (let k = 0; k < e.careOfAddresses.length; k++) if (e.careOfAddresses[k] === careOf || equal16(e.careOfAddresses[k]!, careOf, 0)) return e.outboundSpis[k] ?? 0;
+    }
+    return 0;
+  }
+
+  /**
+   * RFC 5555: the UDP port the BU of the IPv4-mapped care-of address at `careOf[at, +16)` came from (learned
+   * from authenticated BUs only, never from payload), 0 when none is known.
+   */
+  udpPortFor(careOf: Uint8Array, at = 0): number {
+    const entries = this.#entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      for (let k = 0; k < e.udpAddresses.length; k++) if (equal16(e.udpAddresses[k]!, careOf, at)) return e.udpPorts[k]!;
     }
     return 0;
   }

@@ -29,7 +29,8 @@ export class DataplaneHandle {
   #nextId = 1;
   #ready: { resolve: (r: DataplaneReady) => void; reject: (e: Error) => void } | undefined;
   #stopped: ((closed: number) => void) | undefined;
-  onSignalling: (uplink: number, packet: Uint8Array) => void = () => {};
+  /** `from`: the UDP sender of a packet that came on an RFC 5555 socket (the NAT's address and port). */
+  onSignalling: (uplink: number, packet: Uint8Array, from?: { readonly address: string; readonly port: number }) => void = () => {};
   /** Reports of the loop's IKE side: SA lifetimes, ESP activity, IKE from the NAT-T sockets. */
   onIke: (report: IkeFromLoop) => void = () => {};
   /** Inner packets to the setup's `localPort` (link probes), with the uplink and outer source they came by. */
@@ -74,7 +75,7 @@ export class DataplaneHandle {
         this.#ready?.reject(new Error(message.message));
         return;
       case "signalling":
-        this.onSignalling(message.uplink, message.packet);
+        this.onSignalling(message.uplink, message.packet, message.from);
         return;
       case "local":
         this.onLocal(message.uplink, message.source, message.packet);
@@ -107,6 +108,11 @@ export class DataplaneHandle {
 
   sendSignalling(uplink: number, destination: string, packet: Uint8Array): void {
     this.#send({ type: "send-signalling", uplink, destination, packet });
+  }
+
+  /** RFC 5555 §4.1: a whole IPv6 BU/BA in UDP from `uplink`'s socket to `destination` (IPv4) and `port`. */
+  sendSignallingUdp(uplink: number, destination: string, port: number, packet: Uint8Array): void {
+    this.#send({ type: "send-signalling-udp", uplink, destination, port, packet });
   }
 
   /** Seals an inner packet on `uplink`, towards `destination` when given (see `ForwardingPath.sealLocal`). */

@@ -54,6 +54,17 @@ export interface ForwardingPath {
    * already removed), outer source at `source[sourceAt, +16)`. True: write the payload (as `fromUplink`).
    */
   fromUplinkClear(uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, now: Instant): boolean;
+  /**
+   * After a `sealedClear` packet to an IPv4(-mapped) `outerDestination` or on an IPv4 uplink: the UDP port it
+   * goes to (RFC 5555 §4.1, IPv6 tunnelled in UDP: the home agent's 4191, or the port of the binding's BU).
+   */
+  readonly outerPort: number;
+  /**
+   * RFC 5555 §4.1: an IPv6 packet that arrived in UDP on an uplink's 4191 socket (payload, not signalling), at
+   * `data[at, at+length)`, from the IPv4-mapped address at `source[sourceAt, +16)` and UDP port `sourcePort`.
+   * True: write the payload (as `fromUplinkClear`).
+   */
+  fromUplinkUdp(uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, sourcePort: number, now: Instant): boolean;
 }
 
 /** Drop counters the forwarding paths keep (ESP's own drops are `esp.drop.*`). */
@@ -77,6 +88,8 @@ export const ForwardingCounter = {
   clearNotBypass: "dataplane.drop.clear-not-bypass",
   /** IPv6-in-IPv6 at the router from anyone but the home agent. */
   clearNotHomeAgent: "dataplane.drop.clear-not-home-agent",
+  /** Home agent: clear payload for an IPv4 care-of address whose binding has no observed UDP port (no BU came from it). */
+  clearNoUdpPort: "dataplane.drop.clear-no-udp-port",
   sendFailed: "dataplane.drop.send-failed",
   tunWriteFailed: "dataplane.drop.tun-write-failed",
   truncated: "dataplane.drop.truncated",
@@ -108,4 +121,11 @@ export function wholeInnerPacket(data: Uint8Array, at: number, length: number): 
 export function tunnelNextHeader(data: Uint8Array, at: number): number {
   const version = data[at]! >>> 4;
   return version === 6 ? 41 : version === 4 ? 4 : -1;
+}
+
+/** Whether `bytes[at, at+16)` is an IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2): an IPv4 peer on a dual-stack socket. */
+export function isIpv4Mapped(bytes: Uint8Array, at = 0): boolean {
+  if (at + 16 > bytes.length) return false;
+  for (let i = 0; i < 10; i++) if (bytes[at + i] !== 0) return false;
+  return bytes[at + 10] === 0xff && bytes[at + 11] === 0xff;
 }

@@ -8,7 +8,7 @@ import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
 import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
 import { BindingTable } from "./binding-table.ts";
-import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
+import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, isIpv4Mapped, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
 import type { LocalPort } from "./local-delivery.ts";
 import type { FlowSteering } from "../multicoa/flow-steering.ts";
 import type { ReturnPaths } from "../multicoa/return-paths.ts";
@@ -36,6 +36,7 @@ export class HomeAgentForwarding implements ForwardingPath {
   steering: FlowSteering | undefined;
   sealedClear = false;
   outerDestination: Uint8Array = new Uint8Array(16);
+  outerPort = 0;
   sealedAt = 0;
   sealedLength = 0;
   tooBigMtu = 0;
@@ -101,6 +102,9 @@ export class HomeAgentForwarding implements ForwardingPath {
       return TOO_BIG;
     }
     if (sa === undefined) {
+      // RFC 5555 §4.1: to an IPv4 care-of address, in UDP from 4191 to the port its authenticated BU came from.
+      this.outerPort = isIpv4Mapped(careOf) ? this.bindings.udpPortFor(careOf) : 0;
+      if (this.outerPort === 0 && isIpv4Mapped(careOf)) return this.#drop(ForwardingCounter.clearNoUdpPort);
       this.#counters.increment(ClearCounter.tx);
       if (!steering!.clearPayload) this.#counters.increment(ClearCounter.bypassTx);
       this.outerDestination = careOf;
@@ -155,6 +159,16 @@ export class HomeAgentForwarding implements ForwardingPath {
     this.payloadOffset = at;
     this.payloadLength = length;
     return true;
+  }
+
+  /**
+   * RFC 5555 §4.1: payload tunnelled in UDP from an IPv4 care-of address — the same checks as IPv6-in-IPv6, the
+   * outer source being the IPv4-mapped address the datagram came from. The UDP source port is not checked and
+   * never learned here: without `encryptPayload` nothing authenticates the payload, so a packet with a spoofed
+   * source could otherwise redirect the binding's port; only authenticated BUs move it (`udpPortFor`).
+   */
+  fromUplinkUdp(uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, _sourcePort: number, now: Instant): boolean {
+    return this.fromUplinkClear(uplink, data, at, length, source, sourceAt, now);
   }
 
   #drop(counter: string): number {

@@ -15,6 +15,7 @@ import { HomeAgentForwarding } from "./homeagent-forwarding.ts";
 import { applySteering } from "./multicoa-steering.ts";
 import { IkeSaSink } from "./ike-sa-sink.ts";
 import { addressBytes, openNatTSocket, UdpEncapsulationPath } from "./udp-encap-path.ts";
+import { openDsmipSocket } from "./dsmip-path.ts";
 import { LocalPort } from "./local-delivery.ts";
 import { CONTROL_PENDING, type FromLoop, type LoopSetup, type ToLoop } from "./loop-protocol.ts";
 import { innerMtu, tunnelInterfaceMtu } from "./mtu.ts";
@@ -70,6 +71,11 @@ export class LoopHost {
         if (destination && this.#loop) this.#loop.sendSignalling(message.uplink, message.packet, destination);
         return;
       }
+      case "send-signalling-udp": {
+        const destination = addressBytes(message.destination);
+        if (destination && this.#loop) this.#loop.sendSignallingUdp(message.uplink, message.packet, destination, message.port);
+        return;
+      }
       case "send-local": {
         const destination = message.destination === undefined ? undefined : parseIpv6(message.destination);
         if (this.#loop && (message.destination === undefined || destination)) this.#loop.sendLocal(message.uplink, message.packet, destination, now());
@@ -114,6 +120,7 @@ export class LoopHost {
       const homeAgentIpv4 = setup.homeAgentIpv4Address === undefined ? undefined : addressBytes(setup.homeAgentIpv4Address);
       const uplinks: LoopUplink[] = setup.uplinks.map((u) => ({
         ...this.#openUplink(setup, u.id, u.interfaceName, u.sourceAddress, uplinkErrors),
+        ...this.#openDsmip(setup, u.id, u.ipv4Address, uplinkErrors),
         // An IPv4-only uplink (RFC 5555 care-of address): ESP in UDP to the home agent's IPv4 address.
         ...(u.ipv4Address !== undefined && homeAgentIpv4 !== undefined ? { ipv4Peer: homeAgentIpv4 } : {}),
       }));
@@ -126,6 +133,7 @@ export class LoopHost {
         const path = new RouterForwarding({
           ...common,
           homeAgentAddress: homeAgent,
+          homeAgentIpv4,
           uplinks: setup.uplinks.map((u, i) => ({ careOfAddress: parseIpv6(u.sourceAddress ?? "::")!, innerMtu: innerMtus[i]! })),
         });
         path.activeUplink = setup.activeUplink ?? -1;
@@ -138,7 +146,8 @@ export class LoopHost {
         tunnelMtu,
         vnetHeader: setup.offload,
         tooBigSource: setup.tooBigSource,
-        onSignalling: (uplink, packet) => this.#post({ type: "signalling", uplink, packet }),
+        onSignalling: (uplink, packet, from) => this.#post({ type: "signalling", uplink, packet, ...(from !== undefined ? { from } : {}) }),
+        dsmipSignallingPeer: setup.dsmip === undefined ? undefined : parseIpv6(setup.dsmip.homeAgentAddress),
         udpEncapsulation: (this.#udp = setup.udpEncapsulationPort === undefined ? undefined : new UdpEncapsulationPath(security.sad, uplinks, this.#counters, setup.udpEncapsulationPort)),
         onIkeDatagram: (uplink, local, remote, bytes) => this.#post({ type: "ike", report: { kind: "datagram", uplink, local: { address: local.address, port: setup.udpEncapsulationPort! }, remote, bytes } }),
         onLocal: (uplink, source, packet) => this.#post({ type: "local", uplink, source: source.length === 16 ? formatIpv6(source) : formatIpv4(source), packet }),
@@ -173,6 +182,19 @@ export class LoopHost {
     const source = sourceAddress === undefined ? undefined : parseIpv6(sourceAddress);
     const udp = setup.udpEncapsulationPort === undefined ? undefined : keep(openNatTSocket(device, setup.udpEncapsulationPort, setup.socketBufferBytes), "NAT-T socket");
     return { id, interfaceIndex: index.value, esp, signallingReceive, signallingSend, source, udp, clear };
+  }
+
+  /** RFC 5555: the uplink's UDP socket on its IPv4 address (router: any port; home agent: 4191), when asked for. */
+  #openDsmip(setup: LoopSetup, id: string, ipv4Address: string | undefined, errors: string[]): { dsmip?: DatagramSocket } {
+    if (setup.dsmip === undefined || ipv4Address === undefined) return {};
+    const port = setup.role === "homeagent" ? setup.dsmip.port : 0;
+    const r = openDsmipSocket(ipv4Address, port, setup.socketBufferBytes);
+    if (!r.ok) {
+      errors.push(`${id}: RFC 5555 socket ${ipv4Address}:${port}: ${formatSysError(r.error)}`);
+      return {};
+    }
+    this.#sockets.push(r.value);
+    return { dsmip: r.value };
   }
 
   /** The Worker's loop: pump while there is work, sleep in ppoll when idle, yield when asked or every BUSY_YIELD_MS. */

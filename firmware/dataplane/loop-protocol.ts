@@ -19,7 +19,8 @@ export interface UplinkSetup {
   readonly sourceAddress?: string;
   /**
    * Router: this uplink's care-of address is IPv4 (an IPv4-only uplink, RFC 5555): its ESP goes in UDP from
-   * the NAT-T socket to `homeAgentIpv4Address` (RFC 3948), whatever the SA's own encapsulation.
+   * the NAT-T socket to `homeAgentIpv4Address` (RFC 3948), whatever the SA's own encapsulation; with `dsmip`,
+   * its RFC 5555 socket is bound here (any port). Home agent: its IPv4 address, where `dsmip` binds port 4191.
    */
   readonly ipv4Address?: string;
 }
@@ -52,6 +53,12 @@ export interface LoopSetup {
   readonly udpEncapsulationPort?: number;
   /** Open an IPv6-in-IPv6 socket per uplink: bypass flows and `auth-option` payload go tunnelled by mobility alone (no IPsec). */
   readonly clearTunnel?: boolean;
+  /**
+   * RFC 5555 §4.1: a UDP socket on each uplink with an `ipv4Address` (router: any port; home agent: `port`,
+   * 4191) carrying BU/BA — handed up as `signalling` with the sender — and clear payload as IPv6 in UDP.
+   * `homeAgentAddress`: the home agent's IPv6 address, which tells BU/BA from payload (dsmip-path.ts).
+   */
+  readonly dsmip?: { readonly homeAgentAddress: string; readonly port: number };
 }
 
 export type ToLoop =
@@ -61,6 +68,8 @@ export type ToLoop =
   /** The multi-CoA design's directive (firmware/multicoa): router flow steering and care-of addresses; home agent return paths. */
   | { readonly type: "steering"; readonly steering: SteeringSpec; readonly careOfAddresses?: readonly string[]; readonly learnReturnPaths?: boolean }
   | { readonly type: "send-signalling"; readonly uplink: number; readonly destination: string; readonly packet: Uint8Array }
+  /** RFC 5555: a whole IPv6 signalling packet in UDP from `uplink`'s socket to `destination` (IPv4) and `port`. */
+  | { readonly type: "send-signalling-udp"; readonly uplink: number; readonly destination: string; readonly port: number; readonly packet: Uint8Array }
   /** Seal an inner packet (a link probe) on `uplink`; `destination`: the outer destination (home agent: the request's care-of address). */
   | { readonly type: "send-local"; readonly uplink: number; readonly destination?: string; readonly packet: Uint8Array }
   | { readonly type: "counters"; readonly id: number }
@@ -71,7 +80,8 @@ export type ToLoop =
 export type FromLoop =
   | { readonly type: "ready"; readonly tunName: string; readonly tunnelMtu: number; readonly innerMtus: readonly number[]; readonly uplinkErrors: readonly string[] }
   | { readonly type: "failed"; readonly message: string }
-  | { readonly type: "signalling"; readonly uplink: number; readonly packet: Uint8Array }
+  /** `from`: the UDP sender when it came on an RFC 5555 socket (a NAT's address and port). */
+  | { readonly type: "signalling"; readonly uplink: number; readonly packet: Uint8Array; readonly from?: { readonly address: string; readonly port: number } }
   | { readonly type: "local"; readonly uplink: number; readonly source: string; readonly packet: Uint8Array }
   | { readonly type: "counters"; readonly id: number; readonly values: Record<string, number> }
   | { readonly type: "ike"; readonly report: IkeFromLoop }

@@ -6,11 +6,12 @@ import { addressOf, type Fd, POLLIN, PollSet, readRaw, writeRaw } from "../../bo
 import type { Counters } from "../core/counters.ts";
 import type { Instant } from "../core/instant.ts";
 import { buildPacketTooBig } from "../wire/icmpv6.ts";
-import { ForwardingCounter, type ForwardingPath, HEADROOM, TAILROOM, TOO_BIG } from "./forwarding.ts";
+import { ForwardingCounter, type ForwardingPath, HEADROOM, isIpv4Mapped, TAILROOM, TOO_BIG } from "./forwarding.ts";
 import { completeChecksum, GSO_NONE, readVnetHeader, TcpCoalescer, TcpSegmenter, type VnetHeader, VNET_F_NEEDS_CSUM, VNET_HEADER_LEN, writePlainVnetHeader } from "./segmentation.ts";
 import { HotCounter, type SharedCounters } from "./shared-counters.ts";
 import { addressText as addressTextOf, classifyUdpDatagram, NON_ESP_MARKER_LENGTH, senderOf, type UdpEncapsulationPath } from "./udp-encap-path.ts";
 import type { Endpoint } from "../ike/endpoint.ts";
+import { classifyDsmipDatagram } from "./dsmip-path.ts";
 
 /** One uplink's descriptors; any may be absent (interface missing at start: the loop runs without it). */
 export interface LoopUplink {
@@ -29,6 +30,12 @@ export interface LoopUplink {
   readonly clear?: DatagramSocket | undefined;
   /** IPv4-only uplink (RFC 5555 care-of address): the home agent's IPv4 address, IPv4-mapped; its ESP goes in UDP there. */
   readonly ipv4Peer?: Uint8Array | undefined;
+  /**
+   * RFC 5555 §4.1 UDP socket (dual-stack, IPv4-mapped peers): the router's on its IPv4 care-of address, the home
+   * agent's on port 4191. One socket carries both the BU/BA (handed to `onSignalling` with the sender) and the
+   * clear payload (IPv6 in UDP), so both share one NAT mapping (see dsmip-path.ts).
+   */
+  readonly dsmip?: DatagramSocket | undefined;
 }
 
 export interface PacketLoopOptions {
@@ -43,8 +50,10 @@ export interface PacketLoopOptions {
   readonly vnetHeader: boolean;
   /** Source of Packet Too Big messages (an address of ours on the inner side), or undefined: none sent. */
   readonly tooBigSource: string | undefined;
-  /** Signalling packets received (whole IPv6 packets, a copy) with the uplink they came on. */
-  readonly onSignalling: (uplink: number, packet: Uint8Array) => void;
+  /** Signalling packets received (whole IPv6 packets, a copy) with the uplink they came on; `from`: the UDP sender (RFC 5555). */
+  readonly onSignalling: (uplink: number, packet: Uint8Array, from?: Endpoint) => void;
+  /** RFC 5555: the home agent's IPv6 address (16 octets), for telling BU/BA from payload on the 4191 sockets. */
+  readonly dsmipSignallingPeer?: Uint8Array | undefined;
   /** Inner packets for the control plane (`ForwardingPath.local`): a copy, with the uplink and outer source they came by. */
   readonly onLocal?: ((uplink: number, outerSource: Uint8Array, packet: Uint8Array) => void) | undefined;
   /** Sends SAs marked for UDP encapsulation to the NAT-T sockets (udp-encap-path.ts). */
@@ -57,6 +66,8 @@ export interface PacketLoopOptions {
 const VIA_UDP = 0x10000;
 /** Added to an uplink index in the send plan: the packet goes to that uplink's IPv6-in-IPv6 socket. */
 const VIA_CLEAR = 0x20000;
+/** Added to an uplink index in the send plan: the packet goes to that uplink's RFC 5555 UDP socket (IPv6 in UDP). */
+const VIA_DSMIP = 0x30000;
 /** Left free before each packet received on an IPv6-in-IPv6 socket: room for the vnet header written in front. */
 const CLEAR_RECEIVE_HEADROOM = 16;
 
@@ -78,6 +89,8 @@ export class PacketLoop {
   readonly #send: MessageBatch;
   readonly #receive: MessageBatch;
   readonly #signalling: MessageBatch;
+  /** One slot for BU/BA sent on an RFC 5555 socket (between passes). */
+  readonly #dsmipControl = new MessageBatch(1, 2048);
   readonly #uplinkOf: Int32Array;
   readonly #poll: PollSet;
   readonly #maxInner: number;
@@ -109,13 +122,14 @@ export class PacketLoop {
     this.#staging = new Uint8Array(new ArrayBuffer(options.vnetHeader ? VNET_HEADER_LEN + 65_536 : 8));
     this.#stagingAddress = addressOf(this.#staging);
     this.#coalescerAddress = addressOf(this.#coalescer.buffer);
-    this.#poll = new PollSet(2 + uplinks.length * 4);
+    this.#poll = new PollSet(2 + uplinks.length * 5);
     this.#poll.add(tun, POLLIN);
     for (const u of uplinks) {
       if (u.esp) this.#poll.add(u.esp.fd, POLLIN);
       if (u.signallingReceive) this.#poll.add(u.signallingReceive.fd, POLLIN);
       if (u.udp) this.#poll.add(u.udp.fd, POLLIN);
       if (u.clear) this.#poll.add(u.clear.fd, POLLIN);
+      if (u.dsmip) this.#poll.add(u.dsmip.fd, POLLIN);
     }
     if (wake !== undefined) this.#poll.add(wake, POLLIN);
   }
@@ -135,6 +149,7 @@ export class PacketLoop {
       if (uplink.esp !== undefined) moved += this.#fromUplink(u, uplink.esp, now);
       if (uplink.udp !== undefined) moved += this.#fromUplink(u, uplink.udp, now, true);
       if (uplink.clear !== undefined) moved += this.#fromUplink(u, uplink.clear, now, false, true);
+      if (uplink.dsmip !== undefined) moved += this.#fromDsmip(u, uplink.dsmip, now);
       if (uplink.signallingReceive !== undefined) moved += this.#signallingFrom(u, uplink.signallingReceive);
     }
     return moved > 0;
@@ -157,6 +172,30 @@ export class PacketLoop {
   }
 
   /**
+   * RFC 5555 §4.1: sends one whole IPv6 signalling packet (a BU, a BA) in UDP from an uplink's 4191 socket to
+   * `destination` (16 octets, IPv4-mapped) and `port`. Only between passes.
+   */
+  sendSignallingUdp(uplink: number, packet: Uint8Array, destination: Uint8Array, port: number): boolean {
+    const socket = this.#uplinks[uplink]?.dsmip;
+    const batch = this.#dsmipControl;
+    if (socket === undefined || packet.length > batch.slotSize) {
+      this.#counters.increment("dataplane.dsmip.drop.no-socket");
+      return false;
+    }
+    batch.data.set(packet, 0);
+    batch.prepareSend(0, 0, packet.length, SOCKADDR_IN6_LEN);
+    writeSockaddrIn6(batch.names, 0, destination, 0, port);
+    const r = socket.sendBatch(batch, 0, 1);
+    if (r !== 1) {
+      this.#counters.increment(`dataplane.dsmip.send.errno.${-r}`);
+      return false;
+    }
+    this.#counters.increment("dataplane.dsmip.signalling.tx");
+    this.#hot.add(HotCounter["signalling.tx.packets"], 1);
+    return true;
+  }
+
+  /**
    * Seals and sends one inner packet the control plane made (a link probe) on `uplink`, towards
    * `outerDestination` when given (see `ForwardingPath.sealLocal`). Only between passes: it uses the send batch.
    */
@@ -171,7 +210,7 @@ export class PacketLoop {
     const path = this.#path;
     const chosen = path.sealLocal(batch.data, slotAt, packet.length, uplink, outerDestination, now);
     if (chosen < 0 || this.#uplinks[chosen] === undefined) return false;
-    this.#arm(0, chosen);
+    if (!this.#arm(0, chosen)) return false;
     this.#flush(1);
     this.#counters.increment("dataplane.local.tx");
     return true;
@@ -289,19 +328,32 @@ export class PacketLoop {
       this.#uplinkOf[index] = uplink + VIA_UDP;
       return true;
     }
-    this.#arm(index, uplink);
-    return true;
+    return this.#arm(index, uplink);
   }
 
-  /** Arms send slot `index` with what the path just sealed: ESP (raw) or, `sealedClear`, the inner packet for IPv6-in-IPv6. */
-  #arm(index: number, uplink: number): void {
+  /**
+   * Arms send slot `index` with what the path just sealed: ESP (raw) or, `sealedClear`, the inner packet for
+   * IPv6-in-IPv6 — or, on an IPv4 uplink or towards an IPv4(-mapped) care-of address, for IPv6 in UDP (RFC 5555
+   * §4.1) to `path.outerPort`. False: not sendable (counted).
+   */
+  #arm(index: number, uplink: number): boolean {
     const batch = this.#send;
     const path = this.#path;
-    batch.prepareSend(index, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
-    writeSockaddrIn6(batch.names, batch.nameOffset(index), path.outerDestination, 0);
     const u = this.#uplinks[uplink]!;
+    batch.prepareSend(index, path.sealedAt, path.sealedLength, SOCKADDR_IN6_LEN);
+    if (path.sealedClear && (u.ipv4Peer !== undefined || isIpv4Mapped(path.outerDestination))) {
+      if (u.dsmip === undefined) {
+        this.#counters.increment("dataplane.dsmip.drop.no-socket");
+        return false;
+      }
+      writeSockaddrIn6(batch.names, batch.nameOffset(index), u.ipv4Peer ?? path.outerDestination, 0, path.outerPort);
+      this.#uplinkOf[index] = uplink + VIA_DSMIP;
+      return true;
+    }
+    writeSockaddrIn6(batch.names, batch.nameOffset(index), path.outerDestination, 0);
     if (u.source !== undefined) batch.setSourceIpv6(index, u.source, 0, u.interfaceIndex);
     this.#uplinkOf[index] = path.sealedClear ? uplink + VIA_CLEAR : uplink;
+    return true;
   }
 
   /** sendmmsg runs of consecutive messages for the same uplink; a refused message is counted and skipped. */
@@ -315,7 +367,14 @@ export class PacketLoop {
       const uplink = uplinkOf[start]!;
       let end = start + 1;
       while (end < queued && uplinkOf[end] === uplink) end++;
-      const socket = uplink >= VIA_CLEAR ? this.#uplinks[uplink - VIA_CLEAR]!.clear : uplink >= VIA_UDP ? this.#uplinks[uplink - VIA_UDP]!.udp : this.#uplinks[uplink]!.esp;
+      const socket =
+        uplink >= VIA_DSMIP
+          ? this.#uplinks[uplink - VIA_DSMIP]!.dsmip
+          : uplink >= VIA_CLEAR
+            ? this.#uplinks[uplink - VIA_CLEAR]!.clear
+            : uplink >= VIA_UDP
+              ? this.#uplinks[uplink - VIA_UDP]!.udp
+              : this.#uplinks[uplink]!.esp;
       let at = start;
       while (at < end) {
         const r = socket === undefined ? -19 : socket.sendBatch(batch, at, end - at);
@@ -443,6 +502,64 @@ export class PacketLoop {
     const local = info < 0 ? "::" : addressTextOf(batch.control, info);
     this.#options.onIkeDatagram?.(u, { address: local, port: 0 }, remote, batch.data.slice(at + NON_ESP_MARKER_LENGTH, at + length));
     return false;
+  }
+
+  /**
+   * RFC 5555 §4.1, an uplink's UDP socket: each datagram is one IPv6 packet. BU/BA (`classifyDsmipDatagram`) go
+   * to the control plane with their sender (a NAT's address and port); the rest is payload tunnelled in UDP,
+   * checked by the path like IPv6-in-IPv6 and written to the tunnel interface.
+   */
+  #fromDsmip(u: number, socket: DatagramSocket, now: Instant): number {
+    const batch = this.#receive;
+    batch.prepareReceive(batch.capacity, false, CLEAR_RECEIVE_HEADROOM);
+    const n = socket.receiveBatch(batch, batch.capacity);
+    if (n <= 0) {
+      if (n !== EAGAIN && n !== 0) this.#counters.increment(`dataplane.receive.errno.${-n}`);
+      return 0;
+    }
+    this.#hot.add(HotCounter["loop.batch.rx"], 1);
+    const data = batch.data;
+    const names = batch.names;
+    const path = this.#path;
+    const peer = this.#options.dsmipSignallingPeer;
+    let accepted = 0;
+    let bytes = 0;
+    let written = 0;
+    let writtenBytes = 0;
+    for (let i = 0; i < n; i++) {
+      const at = batch.slotOffset(i) + CLEAR_RECEIVE_HEADROOM;
+      const length = batch.receivedLength(i);
+      bytes += length;
+      const nameAt = batch.nameOffset(i);
+      if (peer !== undefined && classifyDsmipDatagram(data, at, length, peer) === "signalling") {
+        this.#counters.increment("dataplane.dsmip.signalling.rx");
+        this.#hot.add(HotCounter["signalling.rx.packets"], 1);
+        this.#options.onSignalling(u, data.slice(at, at + length), senderOf(names, nameAt));
+        continue;
+      }
+      if (!path.fromUplinkUdp(u, data, at, length, names, nameAt + 8, (names[nameAt + 2]! << 8) | names[nameAt + 3]!, now)) continue;
+      accepted++;
+      if (path.local) {
+        this.#counters.increment("dataplane.local.rx");
+        this.#options.onLocal?.(u, names.slice(nameAt + 8, nameAt + 24), data.slice(path.payloadOffset, path.payloadOffset + path.payloadLength));
+        continue;
+      }
+      written++;
+      writtenBytes += path.payloadLength;
+      if (this.#vnet) {
+        this.#writeCoalescing(data, batch.dataAddress, path.payloadOffset, path.payloadLength);
+        continue;
+      }
+      this.#hot.add(HotCounter["tun.tx.writes"], 1);
+      if (writeRaw(this.#tun, batch.dataAddress + path.payloadOffset, path.payloadLength) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
+    }
+    if (this.#vnet) this.#flushCoalesced();
+    this.#hot.addUplink(u, "rx", accepted);
+    this.#hot.add(HotCounter["esp.rx.packets"], n);
+    this.#hot.add(HotCounter["esp.rx.bytes"], bytes);
+    this.#hot.add(HotCounter["tun.tx.packets"], written);
+    this.#hot.add(HotCounter["tun.tx.bytes"], writtenBytes);
+    return n;
   }
 
   #signallingFrom(u: number, socket: DatagramSocket): number {

@@ -6,6 +6,7 @@ import type { EspInbound } from "../ipsec/esp-inbound.ts";
 import type { EspOutbound } from "../ipsec/esp-outbound.ts";
 import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
 import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
+import { DSMIPV6_UDP_PORT } from "../wire/dsmip-udp.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
 import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
 import type { LocalPort } from "./local-delivery.ts";
@@ -46,8 +47,12 @@ export class RouterForwarding implements ForwardingPath {
   payloadLength = 0;
   local = false;
   sealedClear = false;
+  /** Clear payload on an IPv4 uplink goes in UDP to the home agent's port 4191 (RFC 5555 §4.1). */
+  readonly outerPort = DSMIPV6_UDP_PORT;
   /** Inner packets to this address/port (link probe replies) go to the control plane. */
   readonly #localPort: LocalPort | undefined;
+  /** The home agent's IPv4 address, IPv4-mapped (16 octets): the only sender of UDP-tunnelled payload (RFC 5555). */
+  readonly #homeAgentIpv4: Uint8Array | undefined;
 
   constructor(options: {
     spd: SecurityPolicyDatabase;
@@ -58,8 +63,11 @@ export class RouterForwarding implements ForwardingPath {
     uplinks: RouterUplink[];
     homeAgentAddress: Uint8Array;
     localPort?: LocalPort | undefined;
+    /** RFC 5555: the home agent's IPv4 address, IPv4-mapped. */
+    homeAgentIpv4?: Uint8Array | undefined;
   }) {
     this.#localPort = options.localPort;
+    this.#homeAgentIpv4 = options.homeAgentIpv4;
     this.#spd = options.spd;
     this.#sad = options.sad;
     this.#outbound = options.outbound;
@@ -142,6 +150,22 @@ export class RouterForwarding implements ForwardingPath {
   fromUplinkClear(_uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, _now: Instant): boolean {
     const home = this.outerDestination;
     for (let i = 0; i < 16; i++) if (source[sourceAt + i] !== home[i]) return this.#reject(ForwardingCounter.clearNotHomeAgent);
+    return this.#acceptClear(data, at, length);
+  }
+
+  /**
+   * RFC 5555 §4.1: payload tunnelled in UDP over an IPv4 uplink, only from the home agent's IPv4 address and
+   * port 4191 (what the router sends to); then the same checks as IPv6-in-IPv6.
+   */
+  fromUplinkUdp(_uplink: number, data: Uint8Array, at: number, length: number, source: Uint8Array, sourceAt: number, sourcePort: number, _now: Instant): boolean {
+    const home = this.#homeAgentIpv4;
+    if (home === undefined || sourcePort !== DSMIPV6_UDP_PORT) return this.#reject(ForwardingCounter.clearNotHomeAgent);
+    for (let i = 0; i < 16; i++) if (source[sourceAt + i] !== home[i]) return this.#reject(ForwardingCounter.clearNotHomeAgent);
+    return this.#acceptClear(data, at, length);
+  }
+
+  /** A whole inner packet and, unless all payload goes in clear, one of a bypass flow; counted. */
+  #acceptClear(data: Uint8Array, at: number, length: number): boolean {
     if (!wholeInnerPacket(data, at, length)) return this.#reject(ForwardingCounter.clearMalformed);
     const steering = this.steering;
     const all = steering?.clearPayload === true;

@@ -10,6 +10,12 @@
 // Mesg-ID present (else 145), within the window and newer than the last accepted one (else 144) — each
 // refusal answered by an authenticated BA with that status (144: the home agent's own time in the Mesg-ID,
 // for resynchronisation) through `onReject`, and counted. Accepted BAs echo the BU's Mesg-ID.
+// Over an IPv4 care-of address (RFC 5555 §4.1) the BU is the same IPv6 packet carried in UDP to port 4191: its
+// IPv6 source is the home address, with no Home Address option, and the BA comes back to the home address
+// with no Type 2 routing header. The authenticator's "care-of address" (RFC 4285 §5.1) is then the IPv6
+// source the BU carries, i.e. the home address: the claimed IPv4 CoA is inside MH Data (the IPv4 Care-of
+// Address option), so it is covered anyway, while the address the home agent sees (a NAT's) cannot be known
+// to the router and is deliberately not covered — the binding cache records it as observed (RFC 5555 §4.1).
 // The wall clock is injected (`wallClockMs`); `now` (monotonic) is not needed here.
 
 import type { Counters } from "../core/counters.ts";
@@ -102,13 +108,15 @@ export class AuthOptionRouterSignalling {
     const decoded = decode(bytes, this.#counters);
     if (!decoded.ok) return decoded;
     const r = decoded.value;
-    if (r.message.type !== "binding-acknowledgement" || r.routingType2Address === undefined) {
+    if (r.message.type !== "binding-acknowledgement") {
       this.#counters.increment("signalling.drop.unauthenticated-message");
       return err(`a ${r.message.type} cannot be authenticated (RFC 4285 covers BU and BA)`);
     }
     const ba: Ba = r.message;
     const a = this.#association;
-    const authentic = checkAuthenticator(ba, { associationFor: (spi) => (spi === a.mobilitySpi ? a : undefined), careOf: r.destination, home: r.routingType2Address });
+    // With a Type 2 routing header: to the CoA for the home address; without (RFC 5555, in UDP): to the home address itself.
+    const home = r.routingType2Address ?? r.destination;
+    const authentic = checkAuthenticator(ba, { associationFor: (spi) => (spi === a.mobilitySpi ? a : undefined), careOf: r.destination, home });
     if (!authentic.ok) {
       this.#counters.increment("signalling.drop.auth-failed");
       return err("BA authenticator does not verify (RFC 4285 §5.1)");
@@ -176,11 +184,12 @@ export class AuthOptionHomeAgentSignalling {
     const decoded = decode(bytes, this.#counters);
     if (!decoded.ok) return decoded;
     const r = decoded.value;
-    if (r.message.type !== "binding-update" || r.homeAddressOption === undefined) {
+    if (r.message.type !== "binding-update") {
       this.#counters.increment("signalling.drop.unauthenticated-message");
-      return err(`a ${r.message.type} without a Home Address option cannot be authenticated here`);
+      return err(`a ${r.message.type} cannot be authenticated here (RFC 4285 covers BU and BA)`);
     }
-    const home = canonicalIpv6OrThrow(r.homeAddressOption);
+    // With a Home Address option: from a CoA; without (RFC 5555 in UDP, or from home): the source is the home address.
+    const home = canonicalIpv6OrThrow(r.homeAddressOption ?? r.source);
     const a = this.#byHome.get(home);
     if (a === undefined) {
       this.#counters.increment("signalling.drop.unknown-home-address");
@@ -209,11 +218,12 @@ export class AuthOptionHomeAgentSignalling {
   /** Authenticates a BA from the binding cache: the Mesg-ID of the BU it answers, else a fresh one. */
   seal(t: MobilityTransmit, _now: Instant): Result<Uint8Array, string> {
     const m = t.message;
-    if (m.type !== "binding-acknowledgement" || t.routingType2Address === undefined) {
+    if (m.type !== "binding-acknowledgement") {
       this.#counters.increment("signalling.drop.not-authenticatable");
       return err(`RFC 4285 authenticates BUs and BAs only, not a ${m.type}`);
     }
-    const home = canonicalIpv6OrThrow(t.routingType2Address);
+    // Without a Type 2 routing header (RFC 5555, back in UDP; or to a router at home) the BA goes to the home address.
+    const home = canonicalIpv6OrThrow(t.routingType2Address ?? t.destination);
     const a = this.#byHome.get(home);
     if (a === undefined) {
       this.#counters.increment("signalling.drop.no-association");
@@ -230,7 +240,8 @@ export class AuthOptionHomeAgentSignalling {
     const theirs = bu.options.find((o) => o.type === "mobility-message-replay-protection");
     const timestamp = status !== AuthStatus.idMismatch && theirs?.type === "mobility-message-replay-protection" ? theirs.timestamp : this.#clock.next();
     const ba: Ba = { type: "binding-acknowledgement", status, flags: baFlags({ mobileRouter: bu.flags.mobileRouter }), sequenceNumber: bu.sequenceNumber, lifetimeUnits: 0, options: [] };
-    const packet = encodeMobilityPacket({ message: authenticate(ba, r.source, home, a, timestamp), source: r.destination, destination: r.source, routingType2Address: home });
+    // A BU with a Home Address option is answered at its CoA with a Type 2 routing header; one without (RFC 5555 in UDP) at the home address.
+    const packet = encodeMobilityPacket({ message: authenticate(ba, r.source, home, a, timestamp), source: r.destination, destination: r.source, ...(r.homeAddressOption !== undefined ? { routingType2Address: home } : {}) });
     this.#counters.increment(`signalling.auth.reject-sent.${status}`);
     this.#onReject(packet, r.source);
   }

@@ -1,10 +1,10 @@
-// The router's RFC 5555 edge: a UDP socket per IPv4-only uplink for BU/BA, and the NAT-rebinding watch that refreshes them.
+// The router's RFC 5555 edge: BU/BA of IPv4-only uplinks through the packet loop's UDP socket on each, and the NAT-rebinding watch that refreshes them.
 
 import type { Counters } from "../core/counters.ts";
 import type { Instant } from "../core/instant.ts";
 import type { BindingUpdateList } from "../mobility/binding-update-list.ts";
 import { bindingId } from "../mobility/types.ts";
-import { DsmipSocket } from "./dsmip-socket.ts";
+import { DSMIPV6_UDP_PORT } from "../wire/dsmip-udp.ts";
 import { NatRebindingWatch } from "./nat-rebinding-watch.ts";
 
 export interface DsmipUplink {
@@ -18,50 +18,39 @@ export interface DsmipUplink {
 /** How often the uplink counters are sampled for the rebinding watch. */
 const WATCH_INTERVAL_MS = 50;
 
+/** Sends a whole IPv6 packet in UDP from uplink `index`'s RFC 5555 socket (the packet loop's, `DataplaneHandle.sendSignallingUdp`). */
+export type DsmipSend = (index: number, destination: string, port: number, packet: Uint8Array) => void;
+
 /**
- * Owns the 4191 sockets of a router's IPv4 uplinks (RFC 5555 §4.1: the BU leaves from the IPv4 CoA, the BA
- * comes back to it) and a sampling timer over the data plane's per-uplink counters.
+ * A router's IPv4 uplinks (RFC 5555 §4.1: the BU leaves from the IPv4 CoA, the BA comes back to it) and a
+ * sampling timer over the data plane's per-uplink counters. The sockets are the packet loop's — one per
+ * uplink for BU/BA and payload alike, so both use one NAT mapping (firmware/dataplane/dsmip-path.ts); BAs
+ * come back through `DataplaneHandle.onSignalling`.
  */
 export class RouterDsmip {
-  readonly #sockets = new Map<number, DsmipSocket>();
   readonly #uplinks: readonly DsmipUplink[];
   readonly #homeAgentIpv4: string;
   readonly #counters: Counters;
+  readonly #send: DsmipSend;
   readonly #watch = new NatRebindingWatch();
   #timer: ReturnType<typeof setInterval> | undefined;
-  /** A BA (or anything) arrived on uplink `index`'s socket: a whole IPv6 packet. */
-  onPacket: (index: number, packet: Uint8Array) => void = () => {};
 
-  private constructor(uplinks: readonly DsmipUplink[], homeAgentIpv4: string, counters: Counters) {
+  constructor(uplinks: readonly DsmipUplink[], homeAgentIpv4: string, send: DsmipSend, counters: Counters, log: (line: string) => void) {
     this.#uplinks = uplinks;
     this.#homeAgentIpv4 = homeAgentIpv4;
+    this.#send = send;
     this.#counters = counters;
-  }
-
-  /** Opens one socket per uplink (a failing one is logged and left out: its BUs are then counted as unsent). */
-  static async open(uplinks: readonly DsmipUplink[], homeAgentIpv4: string, counters: Counters, log: (line: string) => void): Promise<RouterDsmip> {
-    const edge = new RouterDsmip(uplinks, homeAgentIpv4, counters);
-    for (const u of uplinks) {
-      try {
-        const socket = await DsmipSocket.open(u.careOfAddress, 0, counters);
-        socket.onPacket = (packet) => edge.onPacket(u.index, packet);
-        edge.#sockets.set(u.index, socket);
-        log(`RFC 5555: ${u.id} registers its IPv4 care-of address ${u.careOfAddress} over UDP ${u.careOfAddress}:${socket.localPort} → ${homeAgentIpv4}:4191`);
-      } catch (e) {
-        log(`RFC 5555: ${u.id}: cannot bind ${u.careOfAddress}: ${(e as Error).message}`);
-      }
-    }
-    return edge;
+    for (const u of uplinks) log(`RFC 5555: ${u.id} registers its IPv4 care-of address ${u.careOfAddress} over UDP → ${homeAgentIpv4}:${DSMIPV6_UDP_PORT}`);
   }
 
   /** Sends a sealed BU (a whole IPv6 packet) from uplink `index` to the home agent's 4191 (or `destination`). */
   send(index: number, packet: Uint8Array, destination?: string): boolean {
-    const socket = this.#sockets.get(index);
-    if (socket === undefined) {
+    if (!this.#uplinks.some((u) => u.index === index)) {
       this.#counters.increment("dsmip.drop.no-socket");
       return false;
     }
-    socket.send(packet, destination ?? this.#homeAgentIpv4);
+    this.#send(index, destination ?? this.#homeAgentIpv4, DSMIPV6_UDP_PORT, packet);
+    this.#counters.increment("dsmip.tx");
     return true;
   }
 
@@ -87,7 +76,5 @@ export class RouterDsmip {
 
   close(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    for (const s of this.#sockets.values()) s.close();
-    this.#sockets.clear();
   }
 }

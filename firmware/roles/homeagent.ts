@@ -14,13 +14,19 @@ import { CoreTimer, type Daemon, monotonicNow, TimerLateness } from "./daemon.ts
 import { homeAgentSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeResponder } from "./link-probes.ts";
 import { HomeAgentIke } from "./ike-daemon.ts";
-import { DsmipSocket, type DsmipSender } from "./dsmip-socket.ts";
 import { DSMIPV6_UDP_PORT } from "../wire/dsmip-udp.ts";
+import { IKE_NAT_T_PORT } from "../ike/constants.ts";
 import { AUTH_OPTION_ESP_SUITE, authOptionSecurity, mnHaAssociation } from "./auth-option-security.ts";
 import { type HomeAgentConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
 import { roleSecurity } from "./security-specs.ts";
 import { SignallingSecurity } from "./signalling-security.ts";
+
+/** Where a UDP-encapsulated BU came from (RFC 5555: the NAT's address and port when one is on the path). */
+interface DsmipSender {
+  readonly address: string;
+  readonly port: number;
+}
 
 export interface HomeAgentOptions {
   readonly log: (line: string) => void;
@@ -67,6 +73,8 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
   const created = ikeMode ? HomeAgentIke.create(config, provider, counters, log) : undefined;
   if (created && !created.ok) throw new Error(created.error);
   const ike = created?.value;
+  /** The UDP sender (RFC 5555) of the BU being opened: an RFC 4285 refusal goes back the way that BU came. */
+  let udpSender: DsmipSender | undefined;
   const signalling =
     ike?.signalling ??
     (associations.length > 0
@@ -77,7 +85,8 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
           counters,
           // A BU refused by RFC 4285 (144/145/146) is answered at once, outside the binding cache.
           onReject: (packet, destination) => {
-            handle.sendSignalling(0, destination, packet);
+            if (udpSender !== undefined) handle.sendSignallingUdp(0, udpSender.address, udpSender.port, packet);
+            else handle.sendSignalling(0, destination, packet);
             counters.increment("homeagent.ba.sent");
             counters.increment("homeagent.signalling.bytes", packet.length);
           },
@@ -88,9 +97,16 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       role: "homeagent",
       tunName: config.tunnel.interface,
       tunnelSuite: ike?.loop.tunnelSuite ?? (associations.length > 0 ? AUTH_OPTION_ESP_SUITE : staticKeys(config.mobileRouters[0]!.ipsec).tunnel.suite),
-      ...(ike ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort } : {}),
+      // auth-option with encryptPayload and IPv4 care-of addresses: the MN-HA-keyed ESP comes and goes in UDP (RFC 3948).
+      ...(ike
+        ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort }
+        : config.ipv4Address !== undefined && config.mobileRouters.some((mr) => mr.security === "mn-ha" && mr.ipsec.multiCoa.authOption?.encryptPayload === true)
+          ? { udpEncapsulationPort: IKE_NAT_T_PORT }
+          : {}),
+      // RFC 5555 §4.1: one UDP socket on ipv4Address:4191 in the loop for BUs/BAs and IPv6-in-UDP payload.
+      ...(config.ipv4Address !== undefined ? { dsmip: { homeAgentAddress: config.address, port: DSMIPV6_UDP_PORT } } : {}),
       batchSize: config.loop.batchSize,
-      uplinks: [{ id: "core", interfaceName: config.uplink.interface, mtu: config.uplink.mtu, sourceAddress: config.address }],
+      uplinks: [{ id: "core", interfaceName: config.uplink.interface, mtu: config.uplink.mtu, sourceAddress: config.address, ...(config.ipv4Address !== undefined ? { ipv4Address: config.ipv4Address } : {}) }],
       tooBigSource: config.address,
       sas: tunnelSas,
       policies,
@@ -154,7 +170,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       }
       const udp = t.ipv4Encapsulation;
       const packet = sealed.value;
-      if (udp?.destination !== undefined && udp.destinationPort !== undefined) sends.push(() => dsmip?.send(packet, udp.destination!, udp.destinationPort));
+      if (udp?.destination !== undefined && udp.destinationPort !== undefined) sends.push(() => handle.sendSignallingUdp(0, udp.destination!, udp.destinationPort!, packet));
       else sends.push(() => handle.sendSignalling(0, t.destination, packet));
       counters.increment("homeagent.ba.sent");
       counters.increment("homeagent.signalling.bytes", sealed.value.length);
@@ -179,7 +195,9 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     },
   );
   const onSignalling = (packet: Uint8Array, from?: DsmipSender) => {
+    udpSender = from;
     const received = signalling.open(packet, monotonicNow());
+    udpSender = undefined;
     if (!received.ok) return;
     const r = received.value;
     const input = {
@@ -196,18 +214,9 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
     cache.handleMessage(input, monotonicNow());
     drive();
   };
-  handle.onSignalling = (_uplink, packet) => onSignalling(packet);
-  // RFC 5555 §4.1: BUs from IPv4 care-of addresses arrive in UDP on port 4191 (the whole IPv6 packet, ESP and all).
-  let dsmip: DsmipSocket | undefined;
-  if (config.ipv4Address !== undefined) {
-    try {
-      dsmip = await DsmipSocket.open(config.ipv4Address, DSMIPV6_UDP_PORT, counters);
-      dsmip.onPacket = (packet, from) => onSignalling(packet, from);
-      log(`RFC 5555: BUs from IPv4 care-of addresses on ${config.ipv4Address}:${DSMIPV6_UDP_PORT}`);
-    } catch (e) {
-      log(`RFC 5555: cannot bind ${config.ipv4Address}:${DSMIPV6_UDP_PORT}: ${(e as Error).message}`);
-    }
-  }
+  // RFC 5555 §4.1: BUs from IPv4 care-of addresses arrive in UDP on port 4191 (the whole IPv6 packet), with their sender.
+  handle.onSignalling = (_uplink, packet, from) => onSignalling(packet, from);
+  if (config.ipv4Address !== undefined) log(`RFC 5555: BUs from IPv4 care-of addresses on ${config.ipv4Address}:${DSMIPV6_UDP_PORT}`);
 
   // A probe is answered on the path it came by: to its outer source, through the uplink it arrived on.
   // The hold time reported is 0: the reply leaves within the same turn of this thread.
@@ -242,7 +251,6 @@ export async function startHomeAgent(config: HomeAgentConfig, options: HomeAgent
       if (stopped) return;
       stopped = true;
       await ike?.stop();
-      dsmip?.close();
       timer.stop();
       lateness.stop();
       control.stop();

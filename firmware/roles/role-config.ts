@@ -110,7 +110,7 @@ export const RouterConfigSchema = v.pipe(
   v.check((c) => keyed(c), KEYED_MESSAGE),
   v.check((c) => new Set(c.uplinks.map((u) => u.bindingId)).size === c.uplinks.length, "binding ids must be unique"),
   v.check((c) => c.homeAgentIpv4 !== undefined || c.uplinks.every((u) => parseIpv6(u.careOfAddress) !== undefined), "an uplink with an IPv4 care-of address needs homeAgentIpv4 (RFC 5555)"),
-  v.check((c) => c.security === "ikev2" || c.uplinks.every((u) => parseIpv6(u.careOfAddress) !== undefined), 'an IPv4 care-of address needs security "ikev2" (its ESP goes in UDP on the NAT-T socket)'),
+  v.check((c) => c.security !== "static" || c.uplinks.every((u) => parseIpv6(u.careOfAddress) !== undefined), 'an IPv4 care-of address needs security "ikev2" or "mn-ha" (static keys have no NAT-T socket)'),
 );
 
 const MobileRouter = v.pipe(

@@ -16,6 +16,8 @@ import { routerSteps, runSteps, undoSteps } from "./host-network.ts";
 import { LINK_PROBE_UDP_PORT, linkProbeKey, ProbeKeyRing } from "./link-probes.ts";
 import { RouterIke } from "./ike-daemon.ts";
 import { RouterDsmip } from "./dsmip-router.ts";
+import { IKE_NAT_T_PORT } from "../ike/constants.ts";
+import { DSMIPV6_UDP_PORT } from "../wire/dsmip-udp.ts";
 import { AUTH_OPTION_ESP_SUITE, authOptionSecurity, mnHaAssociation } from "./auth-option-security.ts";
 import { type RouterConfig, staticKeys } from "./role-config.ts";
 import { serveRoleControl } from "./role-control.ts";
@@ -48,7 +50,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
   const mnHa = config.security === "mn-ha" ? mnHaAssociation(authOption!) : undefined;
   if (mnHa && !mnHa.ok) throw new Error(mnHa.error);
   const mnHaSecurity = mnHa ? authOptionSecurity("router", mnHa.value, authOption!.encryptPayload, addresses) : undefined;
-  if (mnHa && !authOption!.encryptPayload) log("WARNING: auth-option without encryptPayload: the payload crosses the uplinks unencrypted (IPv6-in-IPv6)");
+  if (mnHa && !authOption!.encryptPayload) log("WARNING: auth-option without encryptPayload: the payload crosses the uplinks unencrypted (IPv6-in-IPv6, or IPv6 in UDP on an IPv4 uplink)");
+  // RFC 5555: IPv4-only uplinks register (and tunnel clear payload) in UDP to the home agent's port 4191.
+  const ipv4Uplinks = config.uplinks.flatMap((u, index) => (u.careOfAddress.includes(":") ? [] : [{ index, id: u.id, bindingId: u.bindingId, careOfAddress: u.careOfAddress }]));
+  const rfc5555 = ipv4Uplinks.length > 0 && config.homeAgentIpv4 !== undefined;
   const security = ike || mnHaSecurity ? { ok: true as const, value: { tunnelSas: mnHaSecurity?.tunnelSas ?? [], policies: mnHaSecurity?.policies ?? [], signallingSas: [] } } : roleSecurity("router", staticKeys(config.ipsec), addresses);
   if (!security.ok) throw new Error(security.error);
   const signalling =
@@ -68,7 +73,9 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       role: "router",
       tunName: config.tunnel.interface,
       tunnelSuite: ike?.loop.tunnelSuite ?? (mnHa ? AUTH_OPTION_ESP_SUITE : staticKeys(config.ipsec).tunnel.suite),
-      ...(ike ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort } : {}),
+      // auth-option with encryptPayload over an IPv4 uplink: its MN-HA-keyed ESP goes in UDP as IKE's would (RFC 3948).
+      ...(ike ? { udpEncapsulationPort: ike.loop.udpEncapsulationPort } : mnHa && authOption!.encryptPayload && rfc5555 ? { udpEncapsulationPort: IKE_NAT_T_PORT } : {}),
+      ...(rfc5555 ? { dsmip: { homeAgentAddress: config.homeAgent, port: DSMIPV6_UDP_PORT } } : {}),
       batchSize: config.loop.batchSize,
       // An IPv4 care-of address (RFC 5555): ESP in UDP to the home agent's IPv4 address on that uplink.
       uplinks: config.uplinks.map((u) => ({ id: u.id, interfaceName: u.interface, mtu: u.mtu, ...(u.careOfAddress.includes(":") ? { sourceAddress: u.careOfAddress } : { ipv4Address: u.careOfAddress }) })),
@@ -116,9 +123,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     counters,
   );
   const uplinkIndex = new Map(config.uplinks.map((u, i) => [u.id, i]));
-  // RFC 5555: BU/BA of IPv4-only uplinks in UDP to the home agent's port 4191 (firmware/roles/dsmip-router.ts).
-  const ipv4Uplinks = config.uplinks.flatMap((u, index) => (u.careOfAddress.includes(":") ? [] : [{ index, id: u.id, bindingId: u.bindingId, careOfAddress: u.careOfAddress }]));
-  const dsmip = ipv4Uplinks.length > 0 && config.homeAgentIpv4 !== undefined ? await RouterDsmip.open(ipv4Uplinks, config.homeAgentIpv4, counters, log) : undefined;
+  // RFC 5555: BU/BA of IPv4-only uplinks in UDP to the home agent's port 4191, on the loop's socket (firmware/roles/dsmip-router.ts).
+  const dsmip = rfc5555 ? new RouterDsmip(ipv4Uplinks, config.homeAgentIpv4!, (index, destination, port, packet) => handle.sendSignallingUdp(index, destination, port, packet), counters, log) : undefined;
   // The multi-CoA design (firmware/multicoa, ipsec.multiCoaMode): registrations, BU routing, per-flow uplinks.
   if (config.ipsec.multiCoa.bypass.length > 0) log(`WARNING: ${config.ipsec.multiCoa.bypass.length} flow(s) configured to bypass IPsec: ${config.ipsec.multiCoa.bypass.map((b) => b.name).join(", ")}`);
   const multiCoa = createRouterMode(config.ipsec.multiCoaMode, { bul, uplinks: modeUplinks(config.uplinks), config: config.ipsec.multiCoa, preferred: active, log, signalling: config.ike?.signalling !== false });
@@ -186,8 +192,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
     drive();
   };
   if (dsmip) {
-    // A BA over UDP (RFC 5555 §4.1) goes through the same ESP transport check as one over IPv6.
-    dsmip.onPacket = (uplink, packet) => handle.onSignalling(uplink, packet);
+    // A BA over UDP (RFC 5555 §4.1) comes through handle.onSignalling like one over IPv6, the same checks.
     dsmip.watch(
       (index) => ({ rx: handle.hotCounters.uplink(index, "rx"), tx: handle.hotCounters.uplink(index, "tx") }),
       (index) => multiCoa.isRegistered(config.uplinks[index]!.id),
