@@ -236,8 +236,9 @@ function scenarioF(d: ReturnType<typeof designLab>): void {
     const before = (await d.lteBinding())!;
     const refreshes = Number((await d.router("counters"))["mobility.mr.nat.rebinding-refresh"] ?? 0);
     const r = await d.stream("port-change", 5, 1500, () => natRebindPort(d.lab));
-    // ~0.3 s (the watch's 250 ms + RTT) when the host is idle; up to ~1 s on a 2-core host loaded by other labs.
-    recovered(r, 0.75);
+    // ~0.3 s (the watch's 250 ms + RTT) when the host is idle; 1–2 s seen on a 2-core host loaded by other labs
+    // (the lab NAT then lets un-translated packets through for a while: counted as unregistered at the home agent).
+    recovered(r, 0.5);
     const after = (await d.lteBinding())!;
     expect(after.observed?.address).toBe(before.observed?.address);
     if (after.observed?.port !== before.observed?.port) expect(Number((await d.router("counters"))["mobility.mr.nat.rebinding-refresh"])).toBeGreaterThan(refreshes);
