@@ -4,7 +4,7 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createLab, type Lab, type LabProcess } from "../../board/lab/lab.ts";
 import { ipv4Of, ipv6Of } from "../../board/lab/topology.ts";
-import { makeLteIpv4Only } from "../../board/lab/nat-rebinding.ts";
+import { dsmipAddresses, IPV4_BINDING_LOG, makeLteIpv4Only } from "../../board/lab/nat-rebinding.ts";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 
 const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
@@ -78,6 +78,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
     const t = lab.topology;
     const dir = lab.workDir;
     if (dsmip) await makeLteIpv4Only(lab);
+    const v4 = dsmipAddresses(t);
     const homeAgentAddress = ipv6Of(t.homeAgentHome);
     const pskFile = join(dir, "psk");
     writeFileSync(pskFile, PSK, { mode: 0o600 });
@@ -101,12 +102,12 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
         role: "router",
         homeAddress: HOME_ADDRESS,
         homeAgent: homeAgentAddress,
-        ...(dsmip ? { homeAgentIpv4: ipv4Of(t.coreHomeAgent) } : {}),
+        ...(dsmip ? { homeAgentIpv4: v4.homeAgentIpv4 } : {}),
         mobileNetworkPrefixes: [t.mobileNetworkPrefix],
         lan: { interface: t.mobileRouterLan.name, address: ipv6Of(t.mobileRouterLan) },
         tunnel: { interface: "mnr0" },
         uplinks: [
-          { id: "lte", interface: t.access.lte.router.name, bindingId: 1, careOfAddress: dsmip ? ipv4Of(t.access.lte.router) : ipv6Of(t.access.lte.router) },
+          { id: "lte", interface: t.access.lte.router.name, bindingId: 1, careOfAddress: dsmip ? v4.lteCareOfAddress : ipv6Of(t.access.lte.router) },
           { id: "wifi", interface: t.access.wifi.router.name, bindingId: 2, careOfAddress: ipv6Of(t.access.wifi.router) },
         ],
         activeUplink: dsmip ? "wifi" : "lte",
@@ -126,7 +127,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
       JSON.stringify({
         role: "homeagent",
         address: homeAgentAddress,
-        ...(dsmip ? { ipv4Address: ipv4Of(t.coreHomeAgent) } : {}),
+        ...(dsmip ? { ipv4Address: v4.homeAgentIpv4 } : {}),
         uplink: { interface: t.coreHomeAgent.name },
         tunnel: { interface: "mnh0" },
         mobileRouters: [{ homeAddress: HOME_ADDRESS, mobileNetworkPrefixes: [t.mobileNetworkPrefix], ike: ike(options.natIpv4 ? { localAddress: ipv4Of(t.coreHomeAgent), signalling: false } : {}), ipsec: { ...(options.multiCoaMode ? { multiCoaMode: options.multiCoaMode } : {}), multiCoa: { extendedSequenceNumbers: options.extendedSequenceNumbers ?? false } } }],
@@ -210,7 +211,7 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
       },
     };
     if (options.natIpv4) await harness.waitForLog(/homeagent: .*CHILD_SA payload tunnel .* in UDP/, 15_000);
-    else if (dsmip) await harness.waitForLog(/homeagent: .*binding: .*"bindingId":1,.*"family":"ipv4"/, 20_000);
+    else if (dsmip) await harness.waitForLog(IPV4_BINDING_LOG, 20_000);
     else await harness.waitForBinding(ipv6Of(t.access.lte.router));
     return harness;
   } catch (e) {
