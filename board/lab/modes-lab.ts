@@ -4,7 +4,8 @@
 // both daemons run with `ipsec.multiCoaMode`; the router runs as a device (MODES_DEVICE_SETTINGS): its own
 // link engine sees carrier and address changes from netlink and silence from its in-tunnel probes, and
 // drives the design; a 1000 packets/s UDP stream runs each way (lan ↔ cn, one flow); mr's uplinks are
-// captured to check that nothing protected leaves in clear. Used by test/lab/modes-*.test.ts and bench/modes.ts.
+// captured to check that nothing protected leaves in clear. Scenario (f) runs with LTE IPv4-only behind the
+// lab NAT (RFC 5555, `Scenario.lteIpv4Only`). Used by test/lab/modes-*.test.ts and bench/modes.ts.
 
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -12,7 +13,7 @@ import { toHex } from "../../firmware/core/hex.ts";
 import type { MultiCoaMode } from "../../firmware/config/schema.ts";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 import { createLab, type Lab, type LabProcess } from "./lab.ts";
-import { pcapField } from "./probes.ts";
+import { DSMIP_DECODE_AS, dsmipAddresses, IPV4_BINDING_LOG, makeLteIpv4Only } from "./nat-rebinding.ts";
 import { type Scenario, SCENARIO_PROFILES } from "./scenarios.ts";
 import type { StreamReport } from "./stream-tool.ts";
 import { type AccessLinkName, ACCESS_LINKS, ipv6Of } from "./topology.ts";
@@ -100,7 +101,10 @@ export interface ModeRunResult {
   readonly lostDown: number;
   /** The longest time either direction received nothing (ms). */
   readonly outageMs: number;
-  /** The router's link engine: its first decision on a link's state after the first scenario event − that event (ms). */
+  /**
+   * The router's link engine: its first decision on a link's state after the first scenario event − that event (ms);
+   * with a scenario's `reactionLog` (NAT rebinding), the arrival of that log line instead.
+   */
   readonly detectionMs: number | undefined;
   readonly signallingMessages: number;
   readonly signallingBytes: number;
@@ -112,7 +116,7 @@ export interface ModeRunResult {
   /** Packets on mr's uplinks that show an inner address (lan, cn, home address) or a Mobility Header in clear. */
   readonly plaintextLeaks: number;
   readonly espPackets: number;
-  /** Packets on mr's uplinks that are IPv6-in-IPv6 (outer Next Header 41): payload tunnelled by mobility without IPsec. */
+  /** Packets on mr's uplinks that are IPv6-in-IPv6 (outer Next Header 41), or IPv6 in UDP 4191 without ESP or MH (RFC 5555): payload tunnelled by mobility without IPsec. */
   readonly tunnelledPackets: number;
   /** Mobility Header packets in clear carrying the RFC 4285 authentication option (`auth-option` signalling). */
   readonly authenticatedSignalling: number;
@@ -193,11 +197,18 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
   const log = o.log ?? (() => {});
   const lab = await createLab({ tag: o.tag, profiles: SCENARIO_PROFILES, log: (l) => log(`lab: ${l}`) });
   const logs: string[] = [];
+  /** The daemons' log lines with their wall-clock arrival (a scenario's `reactionLog`). */
+  const stamped: { readonly at: number; readonly line: string }[] = [];
   const processes: LabProcess[] = [];
   try {
     const t = lab.topology;
     const dir = lab.workDir;
     const homeAgentAddress = ipv6Of(t.homeAgentHome);
+    // RFC 5555 (scenario (f)): LTE's only care-of address is its IPv4 one behind the NAT.
+    const dsmip = o.scenario.lteIpv4Only === true;
+    if (dsmip) await makeLteIpv4Only(lab);
+    const v4 = dsmipAddresses(t);
+    const careOfAddress = (name: AccessLinkName) => (dsmip && name === "lte" ? v4.lteCareOfAddress : ipv6Of(t.access[name].router));
     const key = (name: string, bytes: Uint8Array) => {
       const path = join(dir, `${name}.key`);
       writeFileSync(path, `${toHex(bytes)}\n`, { mode: 0o600 });
@@ -212,21 +223,25 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
     // `auth-option` (RFC 4285): one MN-HA key file for both ends, no IKE and no static SAs.
     const authOption = o.mode === "auth-option" ? { mobilitySpi: 0x4d48, mnHaKey: key("mn-ha", Uint8Array.from({ length: 32 }, (_, i) => (0x55 + i * 11) & 0xff)), ...o.authOption } : undefined;
     const multiCoa = { ...o.multiCoa, ...(authOption ? { authOption } : {}) };
-    const ikeKeyed = o.keying === "ikev2" || o.mode === "mobike" || o.mode === "per-coa";
+    // Static keys have no NAT-T socket: over an IPv4 CoA the designs are keyed by IKEv2 (auth-option by its MN-HA key).
+    const ikeKeyed = o.keying === "ikev2" || o.mode === "mobike" || o.mode === "per-coa" || (dsmip && authOption === undefined);
     const keyed = (sas: () => Record<string, unknown>) => (authOption || ikeKeyed ? {} : sas());
     const psk = ikeKeyed ? key("ike-psk", Uint8Array.from({ length: 32 }, (_, i) => (0x21 + i * 13) & 0xff)) : undefined;
     const ike = (over: Record<string, unknown>) => (psk ? { security: "ikev2", ike: { auth: { method: "psk", psk }, ...over } } : {});
-    // The IKE SA is initiated from the preferred uplink that is up at start (Wi-Fi is preferred once it comes, `uplink wifi`).
+    // The IKE SA is initiated from the preferred uplink that is up at start (Wi-Fi is preferred once it comes, `uplink wifi`);
+    // with an IPv4 LTE from Wi-Fi's IPv6 CoA (the designs keep it there; `mobike` moves it to LTE when the engine does).
     const firstUplink = o.scenario.initiallyUp.includes("wifi") ? "wifi" : "lte";
+    const preferred = o.scenario.preferred ?? firstUplink;
     const loop = { placement: "worker", batchSize: 64, offload: true };
     const routerConfig = {
       role: "router",
       homeAddress: HOME_ADDRESS,
       homeAgent: homeAgentAddress,
+      ...(dsmip ? { homeAgentIpv4: v4.homeAgentIpv4 } : {}),
       mobileNetworkPrefixes: [t.mobileNetworkPrefix],
       lan: { interface: t.mobileRouterLan.name, address: ipv6Of(t.mobileRouterLan) },
       tunnel: { interface: "mnr0" },
-      uplinks: ACCESS_LINKS.map((name, i) => ({ id: name, interface: t.access[name].router.name, bindingId: i + 1, careOfAddress: ipv6Of(t.access[name].router), kind: name === "lte" ? "cellular" : "wifi" })),
+      uplinks: ACCESS_LINKS.map((name, i) => ({ id: name, interface: t.access[name].router.name, bindingId: i + 1, careOfAddress: careOfAddress(name), kind: name === "lte" ? "cellular" : "wifi" })),
       activeUplink: ikeKeyed ? firstUplink : "wifi",
       ...ike({ remoteId: homeAgentAddress }),
       ipsec: {
@@ -239,11 +254,12 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       },
       controlSocket: join(dir, "router.sock"),
       loop,
-      device: writeDeviceConfig(lab, dir, o.mode, HOME_ADDRESS, homeAgentAddress, authOption),
+      device: writeDeviceConfig(lab, dir, o.mode, HOME_ADDRESS, homeAgentAddress, authOption, preferred),
     };
     const homeAgentConfig = {
       role: "homeagent",
       address: homeAgentAddress,
+      ...(dsmip ? { ipv4Address: v4.homeAgentIpv4 } : {}),
       uplink: { interface: t.coreHomeAgent.name },
       tunnel: { interface: "mnh0" },
       mobileRouters: [
@@ -268,6 +284,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
     writeFileSync(join(dir, "homeagent.json"), JSON.stringify(homeAgentConfig, null, 2));
     for (const name of ACCESS_LINKS) {
       const a = t.access[name];
+      if (careOfAddress(name) !== ipv6Of(a.router)) continue; // IPv4-only: the lab's IPv4 default route is LTE's already
       await lab.exec("mr", ["ip", "-6", "route", "replace", "default", "via", ipv6Of(a.gateway), "dev", a.router.name, "metric", name === "lte" ? "2000" : "2001"]);
     }
     for (const name of ACCESS_LINKS) if (!o.scenario.initiallyUp.includes(name)) await lab.cut(name, "carrier");
@@ -279,6 +296,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       processes.push(proc);
       void drain(proc.process.stderr, (line) => {
         logs.push(`${role}: ${line}`);
+        stamped.push({ at: Date.now(), line: `${role}: ${line}` });
         log(`${role}: ${line}`);
       });
       let ready = false;
@@ -296,7 +314,8 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
     const live: LiveRun = { lab, homeAgentAddress, routerCommand, homeAgentCommand };
 
     // The router's link engine decides; its decisions (wall-clock stamped) are gathered from its status.
-    const events: { at: number }[] = [];
+    /** The scenario's steps: when each started and when its last command returned (wall clock). */
+    const events: { at: number; doneAt: number }[] = [];
     const decisions = new Map<number, EngineDecision>();
     const gather = async () => {
       const status = await routerCommand("status");
@@ -313,8 +332,9 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       }
     })();
     try {
-      // Ready when the engine has judged the links up at start, made the preferred one primary, and the home agent follows.
-      const preferred = o.scenario.initiallyUp.includes("wifi") ? "wifi" : "lte";
+      // Ready when the engine has judged the links up at start, made the preferred one primary, and the home agent follows
+      // (an IPv4 CoA appears there as the NAT's address, IPv4-mapped: what the data plane checks and sends to).
+      const atHomeAgent = (name: AccessLinkName) => (careOfAddress(name) === ipv6Of(t.access[name].router) ? careOfAddress(name) : `::ffff:${t.natAddress4}`);
       type LinkStatus = { id: string; up: boolean; primary: boolean; rttMs?: number };
       let links: LinkStatus[] = [];
       await waitFor(`the engine's primary ${preferred} and the home agent's binding of it\n${logs.join("\n")}`, 20_000, async () => {
@@ -323,24 +343,33 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         const table = (await homeAgentCommand("status")).table as { careOfAddresses: string[] }[];
         return (
           table.length > 0 &&
-          table[0]!.careOfAddresses[0] === ipv6Of(t.access[preferred].router) &&
+          // A BU in UDP (RFC 5555) does not make its CoA the home agent's first (`simultaneous` keeps Wi-Fi there): the flow's
+          // return path follows the router's choice (its first authenticated packets from LTE) instead.
+          (dsmip ? table[0]!.careOfAddresses.includes(atHomeAgent(preferred)) : table[0]!.careOfAddresses[0] === atHomeAgent(preferred)) &&
+          (!dsmip || logs.some((l) => IPV4_BINDING_LOG.test(l))) &&
           status.activeUplink === preferred &&
           o.scenario.initiallyUp.every((l) => links.find((x) => x.id === l)?.up === true && links.find((x) => x.id === l)?.rttMs !== undefined) &&
           links.find((x) => x.primary)?.id === preferred
         );
+      }).catch(async (e: unknown) => {
+        // What the data planes counted (probes, ESP in UDP, drops) says why a link never came up.
+        const [r, h, table, active] = await Promise.all([routerCommand("counters"), homeAgentCommand("counters"), homeAgentCommand("status").then((x) => x.table), routerCommand("status").then((x) => x.activeUplink)]).catch(() => []);
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\nrouter counters: ${JSON.stringify(r)}\nhome agent counters: ${JSON.stringify(h)}\nlinks: ${JSON.stringify(links)}\nactive uplink ${String(active)}, home agent table: ${JSON.stringify(table)}`);
       });
       const rttMs: Partial<Record<AccessLinkName, number>> = {};
       for (const l of o.scenario.initiallyUp) rttMs[l] = links.find((x) => x.id === l)!.rttMs!;
       const pingRttMs: Partial<Record<AccessLinkName, number>> = {};
       for (const l of o.scenario.initiallyUp) {
-        const rtt = await lab.exec("mr", ["ping", "-6", "-n", "-c", "5", "-i", "0.05", "-I", t.access[l].router.name, ipv6Of(t.coreHomeAgent)]);
+        const ipv6 = careOfAddress(l) === ipv6Of(t.access[l].router);
+        const rtt = await lab.exec("mr", ["ping", ipv6 ? "-6" : "-4", "-n", "-c", "5", "-i", "0.05", "-I", t.access[l].router.name, ipv6 ? ipv6Of(t.coreHomeAgent) : v4.homeAgentIpv4]);
         const rtts = [...rtt.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
         if (rtts.length > 0) pingRttMs[l] = rtts[rtts.length >> 1]!;
       }
 
       const files = ACCESS_LINKS.map((l) => join(dir, `${l}.pcap`));
       const stops = [];
-      for (const [i, l] of ACCESS_LINKS.entries()) stops.push(await lab.capture("mr", t.access[l].router.name, files[i]!, "ip6"));
+      // An IPv4-only uplink: everything (BU/BA in UDP 4191, ESP in UDP 4500, IKE); otherwise IPv6.
+      for (const [i, l] of ACCESS_LINKS.entries()) stops.push(await lab.capture("mr", t.access[l].router.name, files[i]!, careOfAddress(l) === ipv6Of(t.access[l].router) ? "ip6" : "ip"));
 
       const before = { router: await routerCommand("counters"), homeAgent: await homeAgentCommand("counters"), cpu: cpuTicks(router.pid), at: performance.now() };
       const seconds = o.scenario.durationMs / 1000;
@@ -366,9 +395,10 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       for (const step of o.scenario.steps) {
         const wait = streamStart + step.atMs - performance.now();
         if (wait > 0) await Bun.sleep(wait);
-        events.push({ at: Date.now() });
+        const at = Date.now();
         log(`scenario: ${step.what}`);
         await step.run(lab);
+        events.push({ at, doneAt: Date.now() });
       }
       const [lanReport, cnReport] = await Promise.all(reports);
       // cn received the second flow's uplink direction, lan its downlink.
@@ -382,11 +412,21 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       if (o.after) await o.after(live);
 
       const inner = [lan, cn, HOME_ADDRESS];
-      // What the design sends in clear on purpose: RFC 4285 signalling (auth-option), its payload without ESP, a bypass flow.
+      // What the design sends in clear on purpose: RFC 4285 signalling (auth-option), its payload without ESP (IPv6 in
+      // IPv6, or in UDP 4191 over an IPv4 CoA), a bypass flow. Over an IPv4 CoA the BU/BA under ESP ride in UDP 4191 as
+      // an IPv6 packet whose header names the home address (RFC 5555 §4.1: no Home Address option): not a leak.
+      const clearPayload = authOption !== undefined && o.authOption?.encryptPayload !== true;
       const allowed = [
-        ...(authOption ? ["(mipv6 && mip6.options.auth)", ...(o.authOption?.encryptPayload === true ? [] : ["ipv6.nxt == 41"])] : []),
+        ...(authOption ? ["(mipv6 && mip6.options.auth)", ...(clearPayload ? ["ipv6.nxt == 41", "(udp.port == 4191 && !mipv6)"] : [])] : []),
+        ...(dsmip ? ["(udp.port == 4191 && ipv6.nxt == 50)"] : []),
         ...(o.clearAllowed ? [`(${o.clearAllowed})`] : []),
       ];
+      /** One field of a capture's frames matching a display filter, UDP 4191 dissected as IPv6; a filter tshark refuses throws. */
+      const pcapField = async (file: string, field: string, filter: string): Promise<string[]> => {
+        const r = await lab.exec("mr", ["tshark", "-n", "-r", file, ...DSMIP_DECODE_AS, "-Y", filter, "-T", "fields", "-e", field]);
+        if (r.exitCode !== 0) throw new Error(`tshark -r ${file} -Y '${filter}': ${r.stderr.trim()}`);
+        return r.stdout.split("\n").filter((l) => l !== "");
+      };
       const exposed = `${inner.map((a) => `ipv6.addr == ${a}`).join(" || ")} || mipv6 || udp.port == ${LAN_PORT} || udp.port == ${CN_PORT}`;
       let plaintextLeaks = 0;
       let espPackets = 0;
@@ -398,7 +438,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       for (const f of files) {
         plaintextLeaks += (await pcapField(f, "frame.number", allowed.length === 0 ? exposed : `(${exposed}) && !(${allowed.join(" || ")})`)).length;
         espPackets += (await pcapField(f, "frame.number", "esp")).length;
-        tunnelledPackets += (await pcapField(f, "frame.number", "ipv6.nxt == 41")).length;
+        tunnelledPackets += (await pcapField(f, "frame.number", "ipv6.nxt == 41 || (udp.port == 4191 && ipv6 && !mipv6 && !esp)")).length;
         authenticatedSignalling += (await pcapField(f, "frame.number", "mipv6 && mip6.options.auth")).length;
         if (ikeKeyed) {
           const lengths = await pcapField(f, "isakmp.length", "isakmp");
@@ -412,10 +452,15 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       const firstEvent = events[0]?.at;
       const ordered = [...decisions.values()].sort((a, b) => a.sequence - b.sequence);
       const firstDecision = ordered.find((d) => firstEvent !== undefined && d.at >= firstEvent && DETECTION_RULES.has(d.rule));
+      const reaction = o.scenario.reactionLog;
+      // A NAT rebinding takes effect when its step's last command (the mapping flush) returns.
+      const rebound = events[0]?.doneAt;
+      const firstReaction = reaction && rebound !== undefined ? stamped.find((l) => l.at >= rebound && reaction.test(l.line)) : undefined;
+      const detectedMs = reaction ? (firstReaction && rebound !== undefined ? firstReaction.at - rebound : undefined) : firstDecision && firstEvent !== undefined ? firstDecision.at - firstEvent : undefined;
       const streamEpoch = startAt;
       const delta = (name: string, side: "router" | "homeAgent") => Number(after[side][name] ?? 0) - Number(before[side][name] ?? 0);
       const bindings = Object.values(homeAgentStatus.bindings as Record<string, { careOfAddress: { address: string } }[]>)[0] ?? [];
-      const nameOf = (address: string) => ACCESS_LINKS.find((l) => ipv6Of(t.access[l].router) === address) ?? (address === "2001:db8:2::3" ? "wifi" : address);
+      const nameOf = (address: string) => ACCESS_LINKS.find((l) => careOfAddress(l) === address) ?? (address === "2001:db8:2::3" ? "wifi" : address);
       const ticksPerSecond = 100;
       // The uplink direction (lan → cn) is what cn received; the downlink what lan received.
       const up = cnReport!;
@@ -429,7 +474,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         lostUp: lanReport!.sent - cnReport!.received,
         lostDown: cnReport!.sent - lanReport!.received,
         outageMs: Math.round(Math.max(0, ...up.gaps.map((g) => g.ms), ...down.gaps.map((g) => g.ms))),
-        detectionMs: firstDecision && firstEvent !== undefined ? Math.round(firstDecision.at - firstEvent) : undefined,
+        detectionMs: detectedMs === undefined ? undefined : Math.round(detectedMs),
         signallingMessages: delta("router.bu.sent", "router") + delta("homeagent.ba.sent", "homeAgent") + ikeMessages,
         signallingBytes: delta("router.signalling.bytes", "router") + delta("homeagent.signalling.bytes", "homeAgent") + ikeBytes,
         ikeMessages,
@@ -466,8 +511,10 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
  * The device config the router runs with (`device` in its role config): both uplinks with the lab's link
  * settings (MODES_DEVICE_SETTINGS), the design, the mobility addresses; MQTT towards a closed local port
  * (the fleet link keeps retrying, which link selection does not depend on); no OTA key (agent off).
+ * Wi-Fi is preferred by its kind (LTE costs); `preferred` LTE puts LTE in the first selection tier and Wi-Fi
+ * three below (`priority` 0 and 30: 45 preference points apart, against LTE's price of ~10).
  */
-function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddress: string, homeAgent: string, authOption: { mobilitySpi: number; mnHaKey: { ref: string } } | undefined): string {
+function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddress: string, homeAgent: string, authOption: { mobilitySpi: number; mnHaKey: { ref: string } } | undefined, preferred: AccessLinkName): string {
   const t = lab.topology;
   mkdirSync(join(dir, "sim"), { recursive: true });
   mkdirSync(join(dir, "state"), { recursive: true });
@@ -476,8 +523,8 @@ function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddres
   const device = {
     device: { id: "modes-lab-mr" },
     uplinks: [
-      { id: "lte", driver: { kind: "cellular", interface: t.access.lte.router.name, apn: "lab" }, costPerMegabyte: 0.01, ...probe },
-      { id: "wifi", driver: { kind: "wifi", interface: t.access.wifi.router.name, ssid: "lab" }, ...probe },
+      { id: "lte", driver: { kind: "cellular", interface: t.access.lte.router.name, apn: "lab" }, costPerMegabyte: 0.01, ...probe, ...(preferred === "lte" ? { priority: 0 } : {}) },
+      { id: "wifi", driver: { kind: "wifi", interface: t.access.wifi.router.name, ssid: "lab" }, ...probe, ...(preferred === "lte" ? { priority: 30 } : {}) },
     ],
     selection: s.selection,
     ipsec: { multiCoaMode: mode, auth: { method: "psk", psk: { ref: "env:MONAMI_UNUSED_PSK" } } },

@@ -3,12 +3,14 @@
 // Times are from the start of the measured traffic. Wi-Fi is the preferred uplink (the vehicle uses
 // depot/hotspot Wi-Fi when it has it), LTE the fallback; profiles are lossless so every lost packet
 // is the design's. The demo and the tests use the same scripts (board/lab/modes-lab.ts runs them).
+// (f) is two scenarios on an IPv4-only LTE behind the lab NAT (RFC 5555), kept apart in NAT_SCENARIOS.
 
 import type { Lab } from "./lab.ts";
+import { natRebindAddress, natRebindPort } from "./nat-rebinding.ts";
 import { type LinkProfile, type PathProfile, symmetric } from "./profiles.ts";
 import type { AccessLinkName } from "./topology.ts";
 
-export type ScenarioName = "make-before-break" | "break" | "blackhole" | "flapping" | "address-change" | "nat-rebinding" | "degraded";
+export type ScenarioName = "make-before-break" | "break" | "blackhole" | "flapping" | "address-change" | "nat-rebind-port" | "nat-rebind-address" | "degraded";
 
 export interface ScenarioStep {
   readonly atMs: number;
@@ -28,6 +30,18 @@ export interface Scenario {
   readonly steps: readonly ScenarioStep[];
   /** Undefined: runs here. Otherwise why it cannot run yet. */
   readonly unavailable?: string;
+  /**
+   * RFC 5555: LTE is IPv4-only behind `net`'s NAT44 (`makeLteIpv4Only`; its care-of address 100.64.0.2), Wi-Fi
+   * IPv6. The daemons need IKEv2 keying for it (or `auth-option`'s MN-HA key): no static keys over an IPv4 CoA.
+   */
+  readonly lteIpv4Only?: boolean;
+  /** The uplink the router's link engine prefers, so traffic runs on it at the first event (Wi-Fi unless said). */
+  readonly preferred?: AccessLinkName;
+  /**
+   * The router's log line that is its reaction when no link-engine rule reports the event (a NAT rebinding:
+   * its rebinding watch, or a MOBIKE NAT check that finds the mapping changed): `detectionMs` is its arrival.
+   */
+  readonly reactionLog?: RegExp;
   /** What must hold at the end. */
   readonly expect: {
     /** The uplink carrying the default flow at the end. */
@@ -56,6 +70,9 @@ const EVENT_AT = 2000;
 function degrade(path: PathProfile, delayMs: number, loss: number): LinkProfile {
   return symmetric({ ...path, delayMs, jitterMs: Math.round(delayMs / 10), lossProbability: loss });
 }
+
+/** The NAT's public address after the rebinding of (f)(ii) (added on net's core interface). */
+export const NAT_REBIND_ADDRESS = "192.0.2.3";
 
 /** The new address scenario (e) gives mr's Wi-Fi interface (same /64, as a new SLAAC or DHCPv6 lease would). */
 export const RENEWED_WIFI_ADDRESS = "2001:db8:2::3";
@@ -123,16 +140,6 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: { finalUplink: "wifi", registered: ["lte", "wifi"], lossless: false, detectedBy: ["address-change"] },
   },
   {
-    name: "nat-rebinding",
-    letter: "f",
-    title: "the NAT in front of the IPv4 LTE uplink rebinds",
-    initiallyUp: ["lte", "wifi"],
-    durationMs: 5000,
-    steps: [],
-    unavailable: "needs ESP in UDP (RFC 3948) over the IPv4 LTE uplink in the daemons' static-key path",
-    expect: { finalUplink: "lte", registered: ["lte"], lossless: false, detectedBy: [] },
-  },
-  {
     name: "degraded",
     letter: "g",
     title: "both uplinks degrade (delay and loss rising)",
@@ -160,8 +167,62 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/** What the router logs when it reacts to a NAT rebinding (`RouterDsmip`'s watch, `RouterIke`'s MOBIKE NAT check). */
+export const NAT_REACTION_LOG = /router: .*(suspected NAT rebinding|IKE: the NAT mapping of .* changed)/;
+
+/**
+ * Scenario (f): the NAT in front of the IPv4-only LTE rebinds while LTE carries the stream (the router prefers
+ * it here; Wi-Fi is up and holds the IKE SA of the designs that keep it on an IPv6 CoA). Not in SCENARIOS: the
+ * link-engine matrix (test/lab/modes-scenarios.test.ts) does not run them; their tests are test/lab/dsmip-*.test.ts.
+ */
+export const NAT_SCENARIOS: readonly Scenario[] = [
+  {
+    name: "nat-rebind-port",
+    letter: "f(i)",
+    title: "the NAT in front of the IPv4 LTE uplink rebinds to new ports",
+    initiallyUp: ["lte", "wifi"],
+    lteIpv4Only: true,
+    preferred: "lte",
+    reactionLog: NAT_REACTION_LOG,
+    durationMs: 5000,
+    steps: [
+      {
+        atMs: EVENT_AT,
+        what: "NAT: new ports (masquerade fully-random, mappings flushed)",
+        async run(lab) {
+          await natRebindPort(lab);
+        },
+      },
+    ],
+    expect: { finalUplink: "lte", registered: ["lte", "wifi"], lossless: false, detectedBy: [] },
+  },
+  {
+    name: "nat-rebind-address",
+    letter: "f(ii)",
+    title: "the NAT in front of the IPv4 LTE uplink rebinds to a new public address",
+    initiallyUp: ["lte", "wifi"],
+    lteIpv4Only: true,
+    preferred: "lte",
+    reactionLog: NAT_REACTION_LOG,
+    durationMs: 5000,
+    steps: [
+      {
+        atMs: EVENT_AT,
+        what: `NAT: new public address ${NAT_REBIND_ADDRESS} (mappings flushed)`,
+        async run(lab) {
+          await natRebindAddress(lab, NAT_REBIND_ADDRESS);
+        },
+      },
+    ],
+    expect: { finalUplink: "lte", registered: ["lte", "wifi"], lossless: false, detectedBy: [] },
+  },
+];
+
+/** Every scenario in the issue's order ((f) between (e) and (g)): what `bench:modes` runs. */
+export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS.filter((s) => s.letter < "f"), ...NAT_SCENARIOS, ...SCENARIOS.filter((s) => s.letter > "f")];
+
 export function scenario(name: string): Scenario {
-  const s = SCENARIOS.find((x) => x.name === name || x.letter === name);
-  if (s === undefined) throw new Error(`no scenario '${name}'; try ${SCENARIOS.map((x) => x.name).join(", ")}`);
+  const s = ALL_SCENARIOS.find((x) => x.name === name || x.letter === name);
+  if (s === undefined) throw new Error(`no scenario '${name}'; try ${ALL_SCENARIOS.map((x) => x.name).join(", ")}`);
   return s;
 }
