@@ -90,6 +90,8 @@ export const ForwardingCounter = {
   clearNotHomeAgent: "dataplane.drop.clear-not-home-agent",
   /** Home agent: clear payload for an IPv4 care-of address whose binding has no observed UDP port (no BU came from it). */
   clearNoUdpPort: "dataplane.drop.clear-no-udp-port",
+  /** A packet for a link-scope multicast group (ff02::/16, 224.0.0.0/24: MLD, ND, mDNS…) from the tunnel interface: never forwarded (RFC 4291 §2.7). */
+  linkScopeMulticast: "dataplane.drop.link-scope-multicast",
   sendFailed: "dataplane.drop.send-failed",
   tunWriteFailed: "dataplane.drop.tun-write-failed",
   truncated: "dataplane.drop.truncated",
@@ -128,4 +130,16 @@ export function isIpv4Mapped(bytes: Uint8Array, at = 0): boolean {
   if (at + 16 > bytes.length) return false;
   for (let i = 0; i < 10; i++) if (bytes[at + i] !== 0) return false;
   return bytes[at + 10] === 0xff && bytes[at + 11] === 0xff;
+}
+
+/**
+ * Whether the inner packet at `data[at, at + length)` is addressed to a multicast group of interface- or
+ * link-local scope (IPv6 ff01::/16, ff02::/16 and the reserved scopes 0 and 1–2 of RFC 4291 §2.7; IPv4
+ * 224.0.0.0/24, RFC 5771): a router never forwards those, so they never enter the tunnel.
+ */
+export function isLinkScopeMulticast(data: Uint8Array, at: number, length: number): boolean {
+  const version = length > 0 ? data[at]! >> 4 : 0;
+  if (version === 6 && length >= 40) return data[at + 24] === 0xff && (data[at + 25]! & 0x0f) <= 2;
+  if (version === 4 && length >= 20) return data[at + 16] === 224 && data[at + 17] === 0 && data[at + 18] === 0;
+  return false;
 }

@@ -8,7 +8,7 @@ import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
 import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
 import { BindingTable } from "./binding-table.ts";
-import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, isIpv4Mapped, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
+import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, isIpv4Mapped, isLinkScopeMulticast, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
 import type { LocalPort } from "./local-delivery.ts";
 import type { FlowSteering } from "../multicoa/flow-steering.ts";
 import type { ReturnPaths } from "../multicoa/return-paths.ts";
@@ -65,6 +65,7 @@ export class HomeAgentForwarding implements ForwardingPath {
   }
 
   fromTunnelInterface(data: Uint8Array, slotAt: number, innerLength: number, now: Instant): number {
+    if (isLinkScopeMulticast(data, slotAt + HEADROOM, innerLength)) return this.#drop(ForwardingCounter.linkScopeMulticast);
     return this.#protect(data, slotAt, innerLength, undefined, now);
   }
 

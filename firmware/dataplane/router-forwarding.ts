@@ -8,7 +8,7 @@ import type { SecurityAssociationDatabase } from "../ipsec/sad.ts";
 import type { SecurityPolicyDatabase } from "../ipsec/spd.ts";
 import { DSMIPV6_UDP_PORT } from "../wire/dsmip-udp.ts";
 import { ESP_HEADER_LEN } from "../wire/esp.ts";
-import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
+import { ClearCounter, DROPPED, ForwardingCounter, type ForwardingPath, HEADROOM, isLinkScopeMulticast, TOO_BIG, tunnelNextHeader, wholeInnerPacket } from "./forwarding.ts";
 import type { LocalPort } from "./local-delivery.ts";
 import type { FlowSteering } from "../multicoa/flow-steering.ts";
 import { matchOutboundPolicy } from "./policy-lookup.ts";
@@ -83,6 +83,7 @@ export class RouterForwarding implements ForwardingPath {
   }
 
   fromTunnelInterface(data: Uint8Array, slotAt: number, innerLength: number, now: Instant): number {
+    if (isLinkScopeMulticast(data, slotAt + HEADROOM, innerLength)) return this.#drop(ForwardingCounter.linkScopeMulticast);
     return this.#protect(data, slotAt, innerLength, -1, now);
   }
 

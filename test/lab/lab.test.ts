@@ -73,11 +73,12 @@ describe.skipIf(!canRun)("lab", () => {
     const t = lab.topology;
     const pcap = join(lab.workDir, "nat.pcap");
     const stop = await lab.capture("ha", t.coreHomeAgent.name, pcap, "icmp");
-    const p = await ping(lab, "mr", ipv4Of(t.coreHomeAgent), { count: 3 });
+    // The LTE profile has random loss (~0.7 %): a request may be lost before the NAT; every one that arrives is translated.
+    const p = await ping(lab, "mr", ipv4Of(t.coreHomeAgent), { count: 5 });
     await stop();
-    expect(p.received).toBe(3);
+    expect(p.received).toBeGreaterThanOrEqual(3);
     const sources = await pcapField(pcap, "ip.src", "icmp.type == 8");
-    expect(sources.length).toBe(3);
+    expect(sources.length).toBeGreaterThanOrEqual(p.received);
     expect(new Set(sources)).toEqual(new Set([t.natAddress4]));
     expect(sources).not.toContain(ipv4Of(t.access.lte.router));
   });

@@ -76,6 +76,22 @@ describe("forwarding paths", () => {
     homeAgent.bindings = new BindingTable([{ homeAddress: HOME, prefixes: [MNP], careOfAddresses: [LTE] }]);
   });
 
+  test("link-scope multicast from the tunnel interface (MLD reports, ND) never enters the tunnel, at either end (RFC 4291 §2.7)", () => {
+    router.activeUplink = 0;
+    for (const [destination, dropped] of [["ff02::16", true], ["ff02::1:ff00:1", true], ["ff01::1", true], ["ff05::2", false], ["ff0e::101", false]] as const) {
+      const before = routerCounters.get("dataplane.drop.link-scope-multicast");
+      const packet = inner("2001:db8:20::5", destination);
+      const r = router.fromTunnelInterface(slot(packet), 0, packet.length, now);
+      expect({ destination, dropped: r === DROPPED && routerCounters.get("dataplane.drop.link-scope-multicast") === before + 1 }).toEqual({ destination, dropped });
+    }
+    const mld = inner("fe80::1", "ff02::16");
+    expect(homeAgent.fromTunnelInterface(slot(mld), 0, mld.length, now)).toBe(DROPPED);
+    expect(haCounters.get("dataplane.drop.link-scope-multicast")).toBe(1);
+    const v4 = new Uint8Array(28);
+    v4.set([0x45, 0, 0, 28, 0, 0, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, 224, 0, 0, 251]);
+    expect(router.fromTunnelInterface(slot(v4), 0, v4.length, now)).toBe(DROPPED);
+  });
+
   test("router → home agent: sealed on the active uplink, opened at the HA from the registered care-of address", () => {
     router.activeUplink = 0;
     const packet = inner("2001:db8:20::2", "2001:db8:30::2");
