@@ -210,8 +210,10 @@ export class PacketLoop {
     const path = this.#path;
     const chosen = path.sealLocal(batch.data, slotAt, packet.length, uplink, outerDestination, now);
     if (chosen < 0 || this.#uplinks[chosen] === undefined) return false;
-    // ESP of an IPv4 uplink, or towards an IPv4(-mapped) care-of address, goes in UDP as `#seal`'s does (RFC 3948).
-    if (!path.sealedClear && this.#options.udpEncapsulation?.arm(batch, 0, path.sealedAt, path.sealedLength, chosen, path.outerDestination, now)) this.#uplinkOf[0] = chosen + VIA_UDP;
+    // ESP of an IPv4 uplink, or towards an IPv4(-mapped) care-of address, goes in UDP as `#seal`'s does (RFC 3948); a
+    // probe on an IPv6 uplink stays raw ESP even when its SA is UDP-encapsulated elsewhere (it measures that uplink).
+    const v4 = this.#uplinks[chosen]!.ipv4Peer !== undefined || isIpv4Mapped(path.outerDestination);
+    if (v4 && !path.sealedClear && this.#options.udpEncapsulation?.arm(batch, 0, path.sealedAt, path.sealedLength, chosen, path.outerDestination, now)) this.#uplinkOf[0] = chosen + VIA_UDP;
     else if (!this.#arm(0, chosen)) return false;
     this.#flush(1);
     this.#counters.increment("dataplane.local.tx");
