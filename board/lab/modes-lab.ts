@@ -103,7 +103,8 @@ export interface ModeRunResult {
   readonly outageMs: number;
   /**
    * The router's link engine: its first decision on a link's state after the first scenario event − that event (ms);
-   * with a scenario's `reactionLog` (NAT rebinding), the arrival of that log line instead.
+   * with a scenario's `reactionLog` (NAT rebinding): from the end of the event's step (the mapping flush) to that log
+   * line or an engine decision, whichever comes first.
    */
   readonly detectionMs: number | undefined;
   readonly signallingMessages: number;
@@ -451,12 +452,14 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       await gather().catch(() => undefined);
       const firstEvent = events[0]?.at;
       const ordered = [...decisions.values()].sort((a, b) => a.sequence - b.sequence);
-      const firstDecision = ordered.find((d) => firstEvent !== undefined && d.at >= firstEvent && DETECTION_RULES.has(d.rule));
+      // With a `reactionLog` (a NAT rebinding, which takes effect when its step's last command, the mapping flush,
+      // returns): whichever comes first, that log line or a link-engine verdict (its probes may time out first).
       const reaction = o.scenario.reactionLog;
-      // A NAT rebinding takes effect when its step's last command (the mapping flush) returns.
-      const rebound = events[0]?.doneAt;
-      const firstReaction = reaction && rebound !== undefined ? stamped.find((l) => l.at >= rebound && reaction.test(l.line)) : undefined;
-      const detectedMs = reaction ? (firstReaction && rebound !== undefined ? firstReaction.at - rebound : undefined) : firstDecision && firstEvent !== undefined ? firstDecision.at - firstEvent : undefined;
+      const from = reaction ? events[0]?.doneAt : firstEvent;
+      const firstDecision = ordered.find((d) => from !== undefined && d.at >= from && DETECTION_RULES.has(d.rule));
+      const firstReaction = reaction && from !== undefined ? stamped.find((l) => l.at >= from && reaction.test(l.line)) : undefined;
+      const detectedAt = Math.min(firstDecision?.at ?? Infinity, firstReaction?.at ?? Infinity);
+      const detectedMs = from !== undefined && detectedAt !== Infinity ? detectedAt - from : undefined;
       const streamEpoch = startAt;
       const delta = (name: string, side: "router" | "homeAgent") => Number(after[side][name] ?? 0) - Number(before[side][name] ?? 0);
       const bindings = Object.values(homeAgentStatus.bindings as Record<string, { careOfAddress: { address: string } }[]>)[0] ?? [];

@@ -38,8 +38,9 @@ export interface Scenario {
   /** The uplink the router's link engine prefers, so traffic runs on it at the first event (Wi-Fi unless said). */
   readonly preferred?: AccessLinkName;
   /**
-   * The router's log line that is its reaction when no link-engine rule reports the event (a NAT rebinding:
-   * its rebinding watch, or a MOBIKE NAT check that finds the mapping changed): `detectionMs` is its arrival.
+   * The router's log line that is its reaction to an event no link state change reports (a NAT rebinding: its
+   * rebinding watch, or a MOBIKE NAT check that finds the mapping changed): `detectionMs` is its arrival, or a
+   * link-engine verdict's if that comes first.
    */
   readonly reactionLog?: RegExp;
   /** What must hold at the end. */
