@@ -39,7 +39,7 @@ if (reason !== undefined) {
 /** A row's mode name: a design, `auth-option+esp` (auth-option with encryptPayload) or `bypass-flows` (with its second flow). */
 const modes = values.modes.split(",");
 /** `bypass-flows` rows: the scenarios that show the bypass flow through a move (unless `--scenarios` says otherwise). */
-const BYPASS_SCENARIOS = ["make-before-break", "break", "blackhole"];
+const BYPASS_SCENARIOS = ["make-before-break", "break", "blackhole", "nat-rebind-port", "nat-rebind-address"];
 const BYPASS_PORT = 5000;
 const design = (name: string) => ({
   mode: name.split("+")[0] as MultiCoaMode,
