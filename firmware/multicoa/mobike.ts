@@ -17,7 +17,7 @@ import type { MobileRouterEvent } from "../mobility/binding-update-list.ts";
 import { linkId, type MobilityTransmit } from "../mobility/types.ts";
 import { formatIpv6, parseIpv4, parseIpv6 } from "../wire/address.ts";
 import type { SteeringSpec } from "./flow-steering.ts";
-import { type HomeAgentMode, type IkeMove, type IkePeer, type ModeUplink, RouterModeBase, type RouterModeOptions } from "./mode.ts";
+import { type HomeAgentMode, type IkeMove, type IkePeer, type ModeUplink, RouterModeBase, type RouterModeOptions, isIpv4CareOf } from "./mode.ts";
 
 export class MobikeRouter extends RouterModeBase {
   readonly name: string = "mobike";
@@ -107,6 +107,8 @@ export class MobikeRouter extends RouterModeBase {
   override routeSignalling(t: MobilityTransmit): MobilityTransmit {
     const u = this.uplinks[this.#inUse];
     if (u === undefined || !this.usable.has(u.index) || t.message.type !== "binding-update" || t.homeAddressOption === undefined) return t;
+    // An IPv4 care-of address in use carries no IPv6 BU with a Home Address option (RFC 5555 §4.1): the BUL's IPv6 source stands.
+    if (isIpv4CareOf(u)) return t;
     return { ...t, source: u.careOfAddress, bindingId: u.bindingId, linkId: linkId(u.id) };
   }
 

@@ -135,8 +135,16 @@ export async function startRouter(config: RouterConfig, options: RouterOptions):
       for (let t = bul.pollTransmit(now); t !== undefined; t = bul.pollTransmit(now)) {
         const routed = multiCoa.routeSignalling(t);
         const index = routed.linkId === undefined ? active : (uplinkIndex.get(routed.linkId) ?? active);
-        const sealed = signalling.seal(routed, now);
         moved = true;
+        let sealed: ReturnType<typeof signalling.seal>;
+        try {
+          sealed = signalling.seal(routed, now);
+        } catch (e) {
+          // A design that routed a BU it cannot carry (e.g. an IPv6 header from an IPv4 address) costs that BU, never the router.
+          counters.increment("router.bu.unsendable");
+          log(`BU not sent: ${e instanceof Error ? e.message : String(e)}`);
+          continue;
+        }
         if (!sealed.ok) {
           log(`BU not sent: ${sealed.error}`);
           continue;
