@@ -14,6 +14,7 @@ import type { MultiCoaMode } from "../../firmware/config/schema.ts";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 import { createLab, type Lab, type LabProcess } from "./lab.ts";
 import { DSMIP_DECODE_AS, dsmipAddresses, IPV4_BINDING_LOG, makeLteIpv4Only } from "./nat-rebinding.ts";
+import { pcapField } from "./probes.ts";
 import { type Scenario, SCENARIO_PROFILES } from "./scenarios.ts";
 import type { StreamReport } from "./stream-tool.ts";
 import { type AccessLinkName, ACCESS_LINKS, ipv6Of } from "./topology.ts";
@@ -423,11 +424,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
         ...(o.clearAllowed ? [`(${o.clearAllowed})`] : []),
       ];
       /** One field of a capture's frames matching a display filter, UDP 4191 dissected as IPv6; a filter tshark refuses throws. */
-      const pcapField = async (file: string, field: string, filter: string): Promise<string[]> => {
-        const r = await lab.exec("mr", ["tshark", "-n", "-r", file, ...DSMIP_DECODE_AS, "-Y", filter, "-T", "fields", "-e", field]);
-        if (r.exitCode !== 0) throw new Error(`tshark -r ${file} -Y '${filter}': ${r.stderr.trim()}`);
-        return r.stdout.split("\n").filter((l) => l !== "");
-      };
+      const field = (file: string, name: string, filter: string) => pcapField(file, name, filter, DSMIP_DECODE_AS);
       const exposed = `${inner.map((a) => `ipv6.addr == ${a}`).join(" || ")} || mipv6 || udp.port == ${LAN_PORT} || udp.port == ${CN_PORT}`;
       let plaintextLeaks = 0;
       let espPackets = 0;
@@ -437,12 +434,12 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       let ikeMessages = 0;
       let ikeBytes = 0;
       for (const f of files) {
-        plaintextLeaks += (await pcapField(f, "frame.number", allowed.length === 0 ? exposed : `(${exposed}) && !(${allowed.join(" || ")})`)).length;
-        espPackets += (await pcapField(f, "frame.number", "esp")).length;
-        tunnelledPackets += (await pcapField(f, "frame.number", "ipv6.nxt == 41 || (udp.port == 4191 && ipv6 && !mipv6 && !esp)")).length;
-        authenticatedSignalling += (await pcapField(f, "frame.number", "mipv6 && mip6.options.auth")).length;
+        plaintextLeaks += (await field(f, "frame.number", allowed.length === 0 ? exposed : `(${exposed}) && !(${allowed.join(" || ")})`)).length;
+        espPackets += (await field(f, "frame.number", "esp")).length;
+        tunnelledPackets += (await field(f, "frame.number", "ipv6.nxt == 41 || (udp.port == 4191 && ipv6 && !mipv6 && !esp)")).length;
+        authenticatedSignalling += (await field(f, "frame.number", "mipv6 && mip6.options.auth")).length;
         if (ikeKeyed) {
-          const lengths = await pcapField(f, "isakmp.length", "isakmp");
+          const lengths = await field(f, "isakmp.length", "isakmp");
           ikeMessages += lengths.length;
           ikeBytes += lengths.reduce((sum, l) => sum + (Number.parseInt(l.split(",")[0]!, 10) || 0), 0);
         }

@@ -144,8 +144,8 @@ async function waitForOutput(stream: ReadableStream<Uint8Array>, text: string, t
 }
 
 /** One tshark field (e.g. `ip.src`) of every packet in a pcap file, in order (runs in the caller's namespace). */
-export async function pcapField(file: string, field: string, displayFilter?: string): Promise<string[]> {
-  const argv = ["tshark", "-n", "-r", file, "-T", "fields", "-e", field, ...(displayFilter ? ["-Y", displayFilter] : [])];
+export async function pcapField(file: string, field: string, displayFilter?: string, decodeAs: readonly string[] = []): Promise<string[]> {
+  const argv = ["tshark", "-n", "-r", file, ...decodeAs, "-T", "fields", "-e", field, ...(displayFilter ? ["-Y", displayFilter] : [])];
   const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
   const [out, errText, code] = await Promise.all([
     new Response(proc.stdout).text(),
