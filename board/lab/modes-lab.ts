@@ -256,7 +256,8 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
       },
       controlSocket: join(dir, "router.sock"),
       loop,
-      device: writeDeviceConfig(lab, dir, o.mode, HOME_ADDRESS, homeAgentAddress, authOption, preferred),
+      // Only a scenario that names its preferred uplink changes the selection tiers; the others keep Wi-Fi preferred by kind.
+      device: writeDeviceConfig(lab, dir, o.mode, HOME_ADDRESS, homeAgentAddress, authOption, o.scenario.preferred),
     };
     const homeAgentConfig = {
       role: "homeagent",
@@ -514,7 +515,7 @@ export async function runModeScenario(o: ModeRunOptions): Promise<ModeRunResult>
  * Wi-Fi is preferred by its kind (LTE costs); `preferred` LTE puts LTE in the first selection tier and Wi-Fi
  * three below (`priority` 0 and 30: 45 preference points apart, against LTE's price of ~10).
  */
-function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddress: string, homeAgent: string, authOption: { mobilitySpi: number; mnHaKey: { ref: string } } | undefined, preferred: AccessLinkName): string {
+function writeDeviceConfig(lab: Lab, dir: string, mode: MultiCoaMode, homeAddress: string, homeAgent: string, authOption: { mobilitySpi: number; mnHaKey: { ref: string } } | undefined, preferred: AccessLinkName | undefined): string {
   const t = lab.topology;
   mkdirSync(join(dir, "sim"), { recursive: true });
   mkdirSync(join(dir, "state"), { recursive: true });
