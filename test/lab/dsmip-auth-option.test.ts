@@ -12,18 +12,17 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createLab, type Lab, type LabProcess } from "../../board/lab/lab.ts";
 import { makeLteIpv4Only, natRebindAddress, natRebindPort } from "../../board/lab/nat-rebinding.ts";
+import { bunExecutable, drainLines, MONAMI_FROM_SOURCES, waitForLine } from "../../board/lab/role-daemons.ts";
 import type { StreamReport } from "../../board/lab/stream-tool.ts";
+import { type StreamLoss, streamLoss, twoWayStream } from "../../board/lab/two-way-stream.ts";
 import { ipv4Of, ipv6Of } from "../../board/lab/topology.ts";
 import { toHex } from "../../firmware/core/hex.ts";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 
 const isRoot = process.getuid?.() === 0;
-const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
-const STREAM_TOOL = resolve(import.meta.dir, "../../board/lab/stream-tool.ts");
 const HOME_ADDRESS = "2001:db8:10::20";
 const MOBILITY_SPI = 0x4d48;
 const PPS = 1000;
-const bun = /(^|\/)bun[^/]*$/.test(process.execPath) ? process.execPath : "bun";
 
 interface Binding {
   bindingId: number;
@@ -31,29 +30,10 @@ interface Binding {
   observed?: { address: string; port: number };
   behindNat?: boolean;
 }
-interface Loss {
-  lost: number;
-  outageMs: number;
-}
-
-function loss(r: StreamReport): Loss {
-  return { lost: r.sent - r.received, outageMs: Math.round(Math.max(0, ...r.gaps.map((g) => g.ms))) };
-}
 
 /** design → event → { up: lan → cn, down: cn → lan }. */
-const figures: Record<string, Record<string, { up: Loss; down: Loss }>> = {};
+const figures: Record<string, Record<string, { up: StreamLoss; down: StreamLoss }>> = {};
 afterAll(() => console.log(`dsmip-auth-option figures: ${JSON.stringify(figures)}`));
-
-async function drain(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true });
-    const lines = rest.split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) if (line.trim() !== "") onLine(line);
-  }
-}
 
 /** Both daemons with `auth-option` (MN-HA key from a file), LTE IPv4-only behind the NAT, Wi-Fi IPv6 and active at start. */
 async function startLab(tag: string, encryptPayload: boolean, logs: string[]): Promise<{ lab: Lab; stop: () => Promise<void> }> {
@@ -109,16 +89,13 @@ async function startLab(tag: string, encryptPayload: boolean, logs: string[]): P
     const wifi = t.access.wifi;
     await lab.exec("mr", ["ip", "-6", "route", "replace", "default", "via", ipv6Of(wifi.gateway), "dev", wifi.router.name, "metric", "2001"]);
     const start = async (node: "mr" | "ha", role: "router" | "homeagent") => {
-      const proc = lab.spawn(node, [bun, MAIN, role, "run", join(dir, `${role}.json`)]);
+      const proc = lab.spawn(node, [...MONAMI_FROM_SOURCES, role, "run", join(dir, `${role}.json`)]);
       processes.push(proc);
-      void drain(proc.process.stderr, (line) => {
+      void drainLines(proc.process.stderr, (line) => {
         logs.push(`${role}: ${line}`);
         if (process.env.DSMIP_AUTH_LOG) console.log(`${tag} ${role}: ${line.slice(0, 300)}`);
       });
-      const ready = Promise.withResolvers<void>();
-      void drain(proc.process.stdout, (line) => line.trim() === "ready" && ready.resolve());
-      const timer = setTimeout(() => ready.reject(new Error(`${role} not ready:\n${logs.join("\n")}`)), 20_000);
-      await ready.promise.finally(() => clearTimeout(timer));
+      await waitForLine(proc.process.stdout, "ready", 20_000, () => `${role} not ready:\n${logs.join("\n")}`);
     };
     await start("ha", "homeagent");
     await start("mr", "router");
@@ -151,23 +128,13 @@ function designLab(design: string, encryptPayload: boolean) {
       return ((await self.homeAgent("status")).table as { careOfAddresses: string[] }[])[0]?.careOfAddresses ?? [];
     },
     async stream(name: string, seconds: number, atMs: number, event: () => Promise<unknown>): Promise<{ up: StreamReport; down: StreamReport }> {
-      const startAt = performance.timeOrigin + performance.now() + 400;
-      const spawn = (node: "lan" | "cn", local: string, port: number, peer: string, peerPort: number) =>
-        self.lab.spawn(node, [process.execPath, STREAM_TOOL, "--local", local, "--port", String(port), "--peer", peer, "--peer-port", String(peerPort), "--pps", String(PPS), "--seconds", String(seconds), "--start-at", String(startAt)]);
-      const cnSide = spawn("cn", self.cn(), 6100, self.lan(), 6200);
-      const lanSide = spawn("lan", self.lan(), 6200, self.cn(), 6100);
-      const read = async (p: ReturnType<typeof spawn>) => JSON.parse(await new Response(p.process.stdout).text()) as StreamReport;
-      const reports = Promise.all([read(lanSide), read(cnSide)]);
       const before = { router: await self.router("counters"), homeAgent: await self.homeAgent("counters") };
-      await Bun.sleep(startAt - performance.timeOrigin - performance.now() + atMs);
-      await event();
-      const [atLan, atCn] = await reports;
+      const result = await twoWayStream(self.lab, { lan: self.lan(), cn: self.cn(), pps: PPS, seconds, atMs, event, lanPort: 6200, cnPort: 6100 });
       // What each side dropped meanwhile, by counter (the report's "why").
       const grown = (a: Record<string, unknown>, b: Record<string, unknown>) =>
         Object.fromEntries(Object.keys(b).flatMap((k) => (/drop|suspected|refresh|port-learned|errno/.test(k) && Number(b[k]) !== Number(a[k] ?? 0) ? [[k, Number(b[k]) - Number(a[k] ?? 0)]] : [])));
       console.log(`dsmip-auth-option ${design} ${name} counters: router ${JSON.stringify(grown(before.router, await self.router("counters")))} homeagent ${JSON.stringify(grown(before.homeAgent, await self.homeAgent("counters")))}`);
-      const result = { up: atCn, down: atLan };
-      (figures[design] ??= {})[name] = { up: loss(result.up), down: loss(result.down) };
+      (figures[design] ??= {})[name] = { up: streamLoss(result.up), down: streamLoss(result.down) };
       console.log(`dsmip-auth-option ${design} ${name}: lan→cn ${JSON.stringify(figures[design]![name]!.up)} cn→lan ${JSON.stringify(figures[design]![name]!.down)}`);
       return result;
     },
@@ -275,7 +242,7 @@ describe.skipIf(!isRoot)("auth-option over the IPv4 LTE behind NAT (RFC 5555): p
       for (let i = 0; i < 5; i++) await new Promise((r) => s.send(inner, 4191, "${ipv4Of(t.coreHomeAgent)}", r));
       s.close();
       console.log("5");`;
-    const r = await d.lab.exec("net", [bun, "-e", script]);
+    const r = await d.lab.exec("net", [bunExecutable(), "-e", script]);
     expect(r.stdout.trim(), r.stderr).toBe("5");
     await Bun.sleep(300);
     const after = Number((await d.homeAgent("counters"))["dataplane.drop.clear-unregistered-care-of"] ?? 0);

@@ -12,14 +12,14 @@
 // recovers, and the home agent's IKE SA ends on the NAT's new mapping after an authenticated update from the router
 // (RFC 4555 §3.8: the router finds the change by NAT check).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { natRebindAddress, natRebindPort } from "../../board/lab/nat-rebinding.ts";
 import type { StreamReport } from "../../board/lab/stream-tool.ts";
+import { type StreamLoss, streamLoss, twoWayStream } from "../../board/lab/two-way-stream.ts";
 import { ipv4Of, ipv6Of } from "../../board/lab/topology.ts";
 import { type IkeDataplaneLab, type IkeDataplaneOptions, startIkeDataplaneLab } from "./ike-dataplane-harness.ts";
 
 const isRoot = process.getuid?.() === 0;
-const STREAM_TOOL = resolve(import.meta.dir, "../../board/lab/stream-tool.ts");
 const PPS = 1000;
 
 interface Binding {
@@ -28,18 +28,9 @@ interface Binding {
   observed?: { address: string; port: number };
   behindNat?: boolean;
 }
-interface Loss {
-  lost: number;
-  outageMs: number;
-}
-
-/** Lost packets and the longest silence of one direction of the stream. */
-function loss(r: StreamReport): Loss {
-  return { lost: r.sent - r.received, outageMs: Math.round(Math.max(0, ...r.gaps.map((g) => g.ms))) };
-}
 
 /** Every design's figures: design → event → { up: lan → cn, down: cn → lan }. */
-const figures: Record<string, Record<string, { up: Loss; down: Loss }>> = {};
+const figures: Record<string, Record<string, { up: StreamLoss; down: StreamLoss }>> = {};
 
 /** One design's lab: the daemons, a stream helper, the capture on mr's lte0. */
 function designLab(design: string, options: Omit<IkeDataplaneOptions, "tag" | "dsmip">) {
@@ -60,19 +51,8 @@ function designLab(design: string, options: Omit<IkeDataplaneOptions, "tag" | "d
     },
     /** A 1000 packets/s stream each way for `seconds`; `event` runs `atMs` after it starts. */
     async stream(name: string, seconds: number, atMs: number, event: () => Promise<unknown>): Promise<{ up: StreamReport; down: StreamReport }> {
-      const h = self.h;
-      const startAt = performance.timeOrigin + performance.now() + 400;
-      const spawn = (node: "lan" | "cn", local: string, port: number, peer: string, peerPort: number) =>
-        h.lab.spawn(node, [process.execPath, STREAM_TOOL, "--local", local, "--port", String(port), "--peer", peer, "--peer-port", String(peerPort), "--pps", String(PPS), "--seconds", String(seconds), "--start-at", String(startAt)]);
-      const cnSide = spawn("cn", self.cn(), 6100, self.lan(), 6200);
-      const lanSide = spawn("lan", self.lan(), 6200, self.cn(), 6100);
-      const read = async (p: ReturnType<typeof spawn>) => JSON.parse(await new Response(p.process.stdout).text()) as StreamReport;
-      const reports = Promise.all([read(lanSide), read(cnSide)]);
-      await Bun.sleep(startAt - performance.timeOrigin - performance.now() + atMs);
-      await event();
-      const [atLan, atCn] = await reports;
-      const result = { up: atCn, down: atLan };
-      (figures[design] ??= {})[name] = { up: loss(result.up), down: loss(result.down) };
+      const result = await twoWayStream(self.h.lab, { lan: self.lan(), cn: self.cn(), pps: PPS, seconds, atMs, event, lanPort: 6200, cnPort: 6100 });
+      (figures[design] ??= {})[name] = { up: streamLoss(result.up), down: streamLoss(result.down) };
       console.log(`dsmip-modes ${design} ${name}: lan→cn ${JSON.stringify(figures[design]![name]!.up)} cn→lan ${JSON.stringify(figures[design]![name]!.down)}`);
       return result;
     },
@@ -283,19 +263,10 @@ describe.skipIf(!isRoot)("mobike over an IPv4 care-of address behind NAT (RFC 55
   }
 
   async function stream(name: string, seconds: number, atMs: number, event: () => Promise<unknown>): Promise<{ up: StreamReport; down: StreamReport }> {
-    const startAt = performance.timeOrigin + performance.now() + 400;
-    const spawn = (node: "lan" | "cn", local: string, port: number, peer: string, peerPort: number) =>
-      h.lab.spawn(node, [process.execPath, STREAM_TOOL, "--local", local, "--port", String(port), "--peer", peer, "--peer-port", String(peerPort), "--pps", String(PPS), "--seconds", String(seconds), "--start-at", String(startAt)]);
-    const cnSide = spawn("cn", cn(), 6300, lan(), 6400);
-    const lanSide = spawn("lan", lan(), 6400, cn(), 6300);
-    const read = async (p: ReturnType<typeof spawn>) => JSON.parse(await new Response(p.process.stdout).text()) as StreamReport;
-    const reports = Promise.all([read(lanSide), read(cnSide)]);
-    await Bun.sleep(startAt - performance.timeOrigin - performance.now() + atMs);
-    await event();
-    const [atLan, atCn] = await reports;
-    figures[name] = { up: loss(atCn), down: loss(atLan) };
+    const result = await twoWayStream(h.lab, { lan: lan(), cn: cn(), pps: PPS, seconds, atMs, event, lanPort: 6400, cnPort: 6300 });
+    figures[name] = { up: streamLoss(result.up), down: streamLoss(result.down) };
     console.log(`dsmip-modes mobike ${name}: lan→cn ${JSON.stringify(figures[name]!.up)} cn→lan ${JSON.stringify(figures[name]!.down)}`);
-    return { up: atCn, down: atLan };
+    return result;
   }
 
   let stopCapture: () => Promise<void> = async () => {};

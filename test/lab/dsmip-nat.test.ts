@@ -4,14 +4,14 @@
 // UDP to port 4191 and BID 2 (Wi-Fi) with its IPv6 CoA; the home agent detects the NAT and keeps its address.
 // Traffic lan ↔ cn moves to LTE (ESP in UDP/4500), then the NAT rebinds: (i) new ports, (ii) a new public address.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { natRebindAddress, natRebindPort } from "../../board/lab/nat-rebinding.ts";
 import type { StreamReport } from "../../board/lab/stream-tool.ts";
+import { type StreamLoss, streamLoss, twoWayStream } from "../../board/lab/two-way-stream.ts";
 import { ipv4Of, ipv6Of } from "../../board/lab/topology.ts";
 import { startIkeDataplaneLab, type IkeDataplaneLab } from "./ike-dataplane-harness.ts";
 
 const isRoot = process.getuid?.() === 0;
-const STREAM_TOOL = resolve(import.meta.dir, "../../board/lab/stream-tool.ts");
 const PPS = 1000;
 
 interface Binding {
@@ -36,19 +36,8 @@ describe.skipIf(!isRoot)("RFC 5555: an IPv4-only LTE uplink behind NAT, register
 
   /** A 1000 packets/s stream each way for `seconds`; `event` runs `atMs` after it starts. */
   async function stream(name: string, seconds: number, atMs: number, event: () => Promise<unknown>): Promise<{ up: StreamReport; down: StreamReport }> {
-    const startAt = performance.timeOrigin + performance.now() + 400;
-    const spawn = (node: "lan" | "cn", local: string, port: number, peer: string, peerPort: number) =>
-      h.lab.spawn(node, [process.execPath, STREAM_TOOL, "--local", local, "--port", String(port), "--peer", peer, "--peer-port", String(peerPort), "--pps", String(PPS), "--seconds", String(seconds), "--start-at", String(startAt)]);
-    const cnSide = spawn("cn", cn(), 6100, lan(), 6200);
-    const lanSide = spawn("lan", lan(), 6200, cn(), 6100);
-    const read = async (p: ReturnType<typeof spawn>) => JSON.parse(await new Response(p.process.stdout).text()) as StreamReport;
-    const reports = Promise.all([read(lanSide), read(cnSide)]);
-    await Bun.sleep(startAt - performance.timeOrigin - performance.now() + atMs);
-    await event();
-    // cn received the uplink direction (lan → cn), lan the downlink.
-    const [atLan, atCn] = await reports;
-    const result = { up: atCn, down: atLan };
-    figures[name] = { up: loss(result.up), down: loss(result.down) };
+    const result = await twoWayStream(h.lab, { lan: lan(), cn: cn(), pps: PPS, seconds, atMs, event, lanPort: 6200, cnPort: 6100 });
+    figures[name] = { up: streamLoss(result.up), down: streamLoss(result.down) };
     console.log(`dsmip-nat ${name}: lan→cn ${JSON.stringify(figures[name]!.up)} cn→lan ${JSON.stringify(figures[name]!.down)}`);
     return result;
   }

@@ -1,13 +1,13 @@
 // Lab harness: `monami router` and `monami homeagent` keyed by IKEv2 (no static keys) in mr and ha, torn down always.
 
 import { chmodSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createLab, type Lab, type LabProcess } from "../../board/lab/lab.ts";
 import { ipv4Of, ipv6Of } from "../../board/lab/topology.ts";
 import { dsmipAddresses, IPV4_BINDING_LOG, makeLteIpv4Only } from "../../board/lab/nat-rebinding.ts";
+import { drainLines, MONAMI_FROM_SOURCES, waitForLine } from "../../board/lab/role-daemons.ts";
 import { queryRoleControl } from "../../firmware/roles/role-control.ts";
 
-const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
 export const HOME_ADDRESS = "2001:db8:10::20";
 const PSK = "h12-lab-psk-never-used-outside-0123";
 
@@ -52,21 +52,6 @@ export interface IkeDataplaneOptions {
   /** ike.addressUpdate of both daemons: MOBIKE (default here: the MOBIKE move test) or the BU's K bit (RFC 4877 §7.4). */
   readonly addressUpdate?: "k-bit" | "mobike";
   readonly log?: (line: string) => void;
-}
-
-function bunExecutable(): string {
-  return /(^|\/)bun[^/]*$/.test(process.execPath) ? process.execPath : "bun";
-}
-
-async function drain(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true });
-    const lines = rest.split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) if (line.trim() !== "") onLine(line);
-  }
 }
 
 export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promise<IkeDataplaneLab> {
@@ -151,13 +136,10 @@ export async function startIkeDataplaneLab(options: IkeDataplaneOptions): Promis
       }
     };
     const start = async (node: "mr" | "ha", role: "router" | "homeagent") => {
-      const proc = lab.spawn(node, [bunExecutable(), MAIN, role, "run", join(dir, `${role}.json`)]);
+      const proc = lab.spawn(node, [...MONAMI_FROM_SOURCES, role, "run", join(dir, `${role}.json`)]);
       processes.push(proc);
-      void drain(proc.process.stderr, (line) => record(`${role}: ${line}`));
-      const ready = Promise.withResolvers<void>();
-      void drain(proc.process.stdout, (line) => line.trim() === "ready" && ready.resolve());
-      const timer = setTimeout(() => ready.reject(new Error(`${role} not ready:\n${logs.join("\n")}`)), 20_000);
-      await ready.promise.finally(() => clearTimeout(timer));
+      void drainLines(proc.process.stderr, (line) => record(`${role}: ${line}`));
+      await waitForLine(proc.process.stdout, "ready", 20_000, () => `${role} not ready:\n${logs.join("\n")}`);
     };
     await start("ha", "homeagent");
     const captureFile = join(dir, "core.pcap");
