@@ -5,16 +5,15 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireRoot } from "../../board/lab/lab.ts";
 import { ping } from "../../board/lab/probes.ts";
-import { type AccessLinkName, ipv6Of } from "../../board/lab/topology.ts";
+import { ipv6Of } from "../../board/lab/topology.ts";
 import { encodeBootVariables, factoryBootState } from "../../ota/slots/boot-state.ts";
 import { formatPublicKeyFile, generateSigningKey } from "../../ota/sign/ed25519.ts";
 import { HOME_ADDRESS } from "./dataplane-harness.ts";
-import { type RouterLab, startRouterLab } from "./router-lab.ts";
+import { blackholePrimary, primaryOf, type RouterLab, startRouterLab } from "./router-lab.ts";
 
 const canRun = requireRoot("router device lab with IKEv2");
 
 type Json = Record<string, unknown>;
-type Decision = { at: number; kind: string; from?: string; to: string; rule: string; reason: string };
 
 describe.skipIf(!canRun)("router as a device, SAs keyed by IKEv2", () => {
   let h: RouterLab | undefined;
@@ -67,8 +66,6 @@ describe.skipIf(!canRun)("router as a device, SAs keyed by IKEv2", () => {
     await h?.destroy();
   });
 
-  const primaryOf = (s: Json) => (s.links as Json[]).find((l) => l.primary === true)?.id as AccessLinkName | undefined;
-  const otherOf = (id: AccessLinkName): AccessLinkName => (id === "lte" ? "wifi" : "lte");
 
   test("probes keyed from the CHILD_SA are answered by the home agent; both links up, one primary carrying traffic", async () => {
     const s = await h!.waitForStatus((s) => typeof s.activeUplink === "string" && (s.links as Json[]).every((l) => l.up === true) && primaryOf(s) !== undefined, 20_000, "both links up and a primary");
@@ -81,16 +78,8 @@ describe.skipIf(!canRun)("router as a device, SAs keyed by IKEv2", () => {
   }, 40_000);
 
   test("a blackholed primary is detected by the in-tunnel probes and traffic moves to the other uplink", async () => {
-    const s0 = await h!.waitForStatus((s) => (s.links as Json[]).every((l) => l.up === true) && primaryOf(s) !== undefined, 20_000, "both links up");
-    const primary = primaryOf(s0)!;
-    const other = otherOf(primary);
-    const cutAt = Date.now();
-    await h!.lab.cut(primary, "blackhole");
+    const { primary, other, cutAt, down, handover } = await blackholePrimary(h!);
     try {
-      const moved = await h!.waitForStatus((s) => s.activeUplink === other, 10_000, `move to ${other}`);
-      const decisions = moved.decisions as Decision[];
-      const down = decisions.find((d) => d.at >= cutAt - 50 && new RegExp(`^${primary} (up|degraded) → down`).test(d.reason));
-      const handover = decisions.find((d) => d.at >= cutAt - 50 && d.kind === "handover" && d.from === primary && d.to === other);
       expect(down).toBeDefined();
       expect(handover).toBeDefined();
       console.log(`[h18] IKEv2 device: blackhole on ${primary} detected in ${down!.at - cutAt} ms, traffic moved in ${handover!.at - cutAt} ms`);

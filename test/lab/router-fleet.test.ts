@@ -7,14 +7,14 @@ import { join } from "node:path";
 import type { MqttClient } from "mqtt";
 import { requireRoot } from "../../board/lab/lab.ts";
 import { ping } from "../../board/lab/probes.ts";
-import { type AccessLinkName, ipv6Of } from "../../board/lab/topology.ts";
+import { ipv6Of } from "../../board/lab/topology.ts";
 import { toHex } from "../../firmware/core/hex.ts";
 import { formatPublicKeyFile, generateSigningKey } from "../../ota/sign/ed25519.ts";
 import { encodeBootVariables, factoryBootState } from "../../ota/slots/boot-state.ts";
 import { hasMosquitto, Inbox, MosquittoBroker } from "../interop/mosquitto-broker.ts";
 import { HOME_ADDRESS, LAB_KEYS } from "./dataplane-harness.ts";
 import { serveUnixToTcp } from "./fleet-relay.ts";
-import { bunExecutable, MAIN, type RouterLab, startRouterLab } from "./router-lab.ts";
+import { blackholePrimary, bunExecutable, type Decision, MAIN, otherOf, primaryOf, type RouterLab, startRouterLab } from "./router-lab.ts";
 
 const canRun = requireRoot("router fleet lab") && hasMosquitto;
 const DEVICE = "h13-mr1";
@@ -23,7 +23,6 @@ const MQTT_PORT_IN_MR = 18_830;
 const RELAY = join(import.meta.dir, "fleet-relay.ts");
 
 type Json = Record<string, unknown>;
-type Decision = { at: number; kind: string; from?: string; to: string; rule: string; reason: string };
 
 describe.skipIf(!canRun)("router as a fleet device", () => {
   let broker: MosquittoBroker;
@@ -110,8 +109,6 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
     broker?.cleanup();
   });
 
-  const primaryOf = (s: Json) => (s.links as Json[]).find((l) => l.primary === true)?.id as AccessLinkName | undefined;
-  const otherOf = (id: AccessLinkName): AccessLinkName => (id === "lte" ? "wifi" : "lte");
 
   test("birth, telemetry with links/bindings/SA counters/decisions/system, events; no secret anywhere", async () => {
     const presence = await inbox.waitFor((m) => m.topic === `${BASE}/presence` && m.json.state === "online", 10_000, "birth");
@@ -220,16 +217,8 @@ describe.skipIf(!canRun)("router as a fleet device", () => {
 
   test("a blackholed primary uplink is detected by the in-tunnel probes within 5 s and traffic moves to the other uplink", async () => {
     // Both links answer probes again (the previous test blackholed one) before the cut.
-    const s0 = await h!.waitForStatus((s) => (s.links as Json[]).every((l) => l.up === true) && primaryOf(s) !== undefined && s.activeUplink === primaryOf(s), 20_000, "both links up, traffic on the primary");
-    const primary = primaryOf(s0)!;
-    const other = otherOf(primary);
-    const cutAt = Date.now();
-    await h!.lab.cut(primary, "blackhole");
+    const { primary, other, cutAt, down, handover } = await blackholePrimary(h!);
     try {
-      const moved = await h!.waitForStatus((s) => s.activeUplink === other, 10_000, `move to ${other}`);
-      const decisions = moved.decisions as Decision[];
-      const down = decisions.find((d) => d.at >= cutAt - 50 && new RegExp(`^${primary} (up|degraded) → down`).test(d.reason));
-      const handover = decisions.find((d) => d.at >= cutAt - 50 && d.kind === "handover" && d.from === primary && d.to === other);
       expect(down).toBeDefined();
       expect(handover).toBeDefined();
       const detectionMs = down!.at - cutAt;

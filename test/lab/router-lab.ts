@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { createLab, type Lab, type LabProcess } from "../../board/lab/lab.ts";
 import { bunExecutable as labBun, MONAMI_FROM_SOURCES, startRoleDaemons } from "../../board/lab/role-daemons.ts";
+import type { AccessLinkName } from "../../board/lab/topology.ts";
 
 export const MAIN = resolve(import.meta.dir, "../../firmware/main.ts");
 export const bunExecutable = labBun();
@@ -88,6 +89,37 @@ export async function startRouterLab(o: RouterLabOptions): Promise<RouterLab> {
     return harness;
   } catch (e) {
     await lab.destroy();
+    throw e;
+  }
+}
+
+type Json = Record<string, unknown>;
+/** One of the router's decision records (`status.decisions`). */
+export type Decision = { at: number; kind: string; from?: string; to: string; rule: string; reason: string };
+
+/** The link engine's primary in a router `status`. */
+export const primaryOf = (s: Json) => (s.links as Json[]).find((l) => l.primary === true)?.id as AccessLinkName | undefined;
+export const otherOf = (id: AccessLinkName): AccessLinkName => (id === "lte" ? "wifi" : "lte");
+
+/**
+ * Once both links answer and traffic is on the primary, blackholes the primary and waits (10 s) until traffic is on
+ * the other link; returns the engine's down verdict on the primary and the handover since the cut. The caller
+ * restores the primary (`h.lab.restore(primary)`); if the wait fails the link is restored here.
+ */
+export async function blackholePrimary(h: RouterLab): Promise<{ primary: AccessLinkName; other: AccessLinkName; cutAt: number; down: Decision | undefined; handover: Decision | undefined }> {
+  const s0 = await h.waitForStatus((s) => (s.links as Json[]).every((l) => l.up === true) && primaryOf(s) !== undefined && s.activeUplink === primaryOf(s), 20_000, "both links up, traffic on the primary");
+  const primary = primaryOf(s0)!;
+  const other = otherOf(primary);
+  const cutAt = Date.now();
+  await h.lab.cut(primary, "blackhole");
+  try {
+    const moved = await h.waitForStatus((s) => s.activeUplink === other, 10_000, `move to ${other}`);
+    const decisions = moved.decisions as Decision[];
+    const down = decisions.find((d) => d.at >= cutAt - 50 && new RegExp(`^${primary} (up|degraded) → down`).test(d.reason));
+    const handover = decisions.find((d) => d.at >= cutAt - 50 && d.kind === "handover" && d.from === primary && d.to === other);
+    return { primary, other, cutAt, down, handover };
+  } catch (e) {
+    await h.lab.restore(primary);
     throw e;
   }
 }
