@@ -446,27 +446,42 @@ export class PacketLoop {
       authenticated++;
       // ESP in UDP that passed ICV, replay and the care-of check: its NAT port is where replies go (RFC 3948 §3.2).
       if (udp && !path.local) this.#options.udpEncapsulation?.learn(names, batch.nameOffset(i), now);
-      if (path.local) {
-        this.#counters.increment("dataplane.local.rx");
-        this.#options.onLocal?.(u, names.slice(sourceAt, sourceAt + (v6 ? 16 : 4)), data.slice(path.payloadOffset, path.payloadOffset + path.payloadLength));
-        continue;
-      }
+      if (!this.#deliver(u, data, batch.dataAddress, names, sourceAt, v6 ? 16 : 4)) continue;
       written++;
       writtenBytes += path.payloadLength;
-      if (this.#vnet) {
-        this.#writeCoalescing(data, batch.dataAddress, path.payloadOffset, path.payloadLength);
-        continue;
-      }
-      this.#hot.add(HotCounter["tun.tx.writes"], 1);
-      if (writeRaw(this.#tun, batch.dataAddress + path.payloadOffset, path.payloadLength) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
     }
+    this.#endReceive(u, authenticated, n, bytes, written, writtenBytes);
+    return n;
+  }
+
+  /**
+   * An inner packet the path accepted (`this.#path.payloadOffset/Length`): to the local port (probes, with the
+   * outer source at `names[sourceAt, +sourceLength)`) or to the tunnel interface. True when it went to the tunnel interface.
+   */
+  #deliver(u: number, data: Uint8Array, dataAddress: number, names: Uint8Array, sourceAt: number, sourceLength: number): boolean {
+    const path = this.#path;
+    if (path.local) {
+      this.#counters.increment("dataplane.local.rx");
+      this.#options.onLocal?.(u, names.slice(sourceAt, sourceAt + sourceLength), data.slice(path.payloadOffset, path.payloadOffset + path.payloadLength));
+      return false;
+    }
+    if (this.#vnet) {
+      this.#writeCoalescing(data, dataAddress, path.payloadOffset, path.payloadLength);
+      return true;
+    }
+    this.#hot.add(HotCounter["tun.tx.writes"], 1);
+    if (writeRaw(this.#tun, dataAddress + path.payloadOffset, path.payloadLength) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
+    return true;
+  }
+
+  /** After a received batch: the coalesced writes go out, and the batch's counters. */
+  #endReceive(u: number, accepted: number, received: number, bytes: number, written: number, writtenBytes: number): void {
     if (this.#vnet) this.#flushCoalesced();
-    this.#hot.addUplink(u, "rx", authenticated);
-    this.#hot.add(HotCounter["esp.rx.packets"], n);
+    this.#hot.addUplink(u, "rx", accepted);
+    this.#hot.add(HotCounter["esp.rx.packets"], received);
     this.#hot.add(HotCounter["esp.rx.bytes"], bytes);
     this.#hot.add(HotCounter["tun.tx.packets"], written);
     this.#hot.add(HotCounter["tun.tx.bytes"], writtenBytes);
-    return n;
   }
 
   /**
@@ -543,26 +558,11 @@ export class PacketLoop {
       }
       if (!path.fromUplinkUdp(u, data, at, length, names, nameAt + 8, (names[nameAt + 2]! << 8) | names[nameAt + 3]!, now)) continue;
       accepted++;
-      if (path.local) {
-        this.#counters.increment("dataplane.local.rx");
-        this.#options.onLocal?.(u, names.slice(nameAt + 8, nameAt + 24), data.slice(path.payloadOffset, path.payloadOffset + path.payloadLength));
-        continue;
-      }
+      if (!this.#deliver(u, data, batch.dataAddress, names, nameAt + 8, 16)) continue;
       written++;
       writtenBytes += path.payloadLength;
-      if (this.#vnet) {
-        this.#writeCoalescing(data, batch.dataAddress, path.payloadOffset, path.payloadLength);
-        continue;
-      }
-      this.#hot.add(HotCounter["tun.tx.writes"], 1);
-      if (writeRaw(this.#tun, batch.dataAddress + path.payloadOffset, path.payloadLength) < 0) this.#counters.increment(ForwardingCounter.tunWriteFailed);
     }
-    if (this.#vnet) this.#flushCoalesced();
-    this.#hot.addUplink(u, "rx", accepted);
-    this.#hot.add(HotCounter["esp.rx.packets"], n);
-    this.#hot.add(HotCounter["esp.rx.bytes"], bytes);
-    this.#hot.add(HotCounter["tun.tx.packets"], written);
-    this.#hot.add(HotCounter["tun.tx.bytes"], writtenBytes);
+    this.#endReceive(u, accepted, n, bytes, written, writtenBytes);
     return n;
   }
 
